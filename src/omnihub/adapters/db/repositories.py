@@ -1,0 +1,476 @@
+"""SQL repositories: rows in, domain objects out."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from omnihub.adapters.db.tables import (
+    audit_log,
+    external_refs,
+    inbound_log,
+    locations,
+    order_lines,
+    order_transitions,
+    orders,
+    outbox,
+    skus,
+)
+from omnihub.domain.catalog import ChannelMapping, Sku
+from omnihub.domain.errors import AlreadyExists
+from omnihub.domain.events import Event
+from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
+from omnihub.domain.orders import (
+    Address,
+    Buyer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Transition,
+)
+from omnihub.domain.values import Money
+from omnihub.ports import (
+    AuditLog,
+    CatalogRepository,
+    ConcurrentUpdate,
+    DuplicateOrder,
+    InboundLog,
+    LocationRepository,
+    OrderPage,
+    OrderRepository,
+    Outbox,
+)
+
+SKU_REF = "sku"
+ORDER_REF = "order"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_unique_violation(exc: sa.exc.IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text
+
+
+class SqlCatalogRepository(CatalogRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add_sku(self, sku: Sku) -> None:
+        if self.get_sku(sku.code) is not None:
+            raise AlreadyExists(f"SKU {sku.code} already exists", details={"sku": sku.code})
+        self.conn.execute(
+            sa.insert(skus).values(
+                code=sku.code, name=sku.name, barcode=sku.barcode, price_cents=sku.price.cents,
+                currency=sku.price.currency, created_at=_now(),
+            )
+        )
+
+    def get_sku(self, code: str) -> Sku | None:
+        row = self.conn.execute(sa.select(skus).where(skus.c.code == code)).first()
+        if row is None:
+            return None
+        return Sku(row.code, row.name, Money.from_cents(row.price_cents, row.currency), row.barcode)
+
+    def existing(self, codes: Iterable[str]) -> set[str]:
+        wanted = set(codes)
+        if not wanted:
+            return set()
+        rows = self.conn.execute(sa.select(skus.c.code).where(skus.c.code.in_(sorted(wanted))))
+        return {code for (code,) in rows}
+
+    def list_skus(self, after: str | None, limit: int) -> list[Sku]:
+        query = sa.select(skus).order_by(skus.c.code).limit(limit)
+        if after:
+            query = query.where(skus.c.code > after)
+        return [
+            Sku(r.code, r.name, Money.from_cents(r.price_cents, r.currency), r.barcode)
+            for r in self.conn.execute(query)
+        ]
+
+    def get_mapping(self, channel: str, channel_sku: str) -> ChannelMapping | None:
+        row = self.conn.execute(
+            sa.select(external_refs.c.internal_id).where(
+                external_refs.c.channel == channel,
+                external_refs.c.kind == SKU_REF,
+                external_refs.c.external_id == channel_sku,
+            )
+        ).first()
+        return None if row is None else ChannelMapping(channel, channel_sku, row.internal_id)
+
+    def add_mapping(self, mapping: ChannelMapping) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    sa.insert(external_refs).values(
+                        channel=mapping.channel, kind=SKU_REF, external_id=mapping.channel_sku,
+                        internal_id=mapping.sku, created_at=_now(),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            if not _is_unique_violation(exc):
+                raise
+            raise AlreadyExists(
+                f"{mapping.channel} listing {mapping.channel_sku} is already mapped",
+                details={"channel": mapping.channel, "channel_sku": mapping.channel_sku},
+            ) from exc
+
+    def resolve(self, channel: str, channel_skus: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(channel_skus))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            sa.select(external_refs.c.external_id, external_refs.c.internal_id).where(
+                external_refs.c.channel == channel,
+                external_refs.c.kind == SKU_REF,
+                external_refs.c.external_id.in_(wanted),
+            )
+        )
+        return {ext: internal for ext, internal in rows}
+
+
+def _location(row: Any) -> Location:
+    return Location(
+        code=row.code, name=row.name, type=LocationType(row.type), lat=row.lat, lon=row.lon,
+        services=frozenset(Service(s) for s in row.services),
+        channels=frozenset(row.channels),
+    )
+
+
+class SqlLocationRepository(LocationRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, location: Location) -> None:
+        if self.get(location.code) is not None:
+            raise AlreadyExists(f"location {location.code} already exists")
+        self.conn.execute(
+            sa.insert(locations).values(
+                code=location.code, name=location.name, type=str(location.type),
+                lat=location.lat, lon=location.lon,
+                services=sorted(str(s) for s in location.services),
+                channels=sorted(location.channels), created_at=_now(),
+            )
+        )
+
+    def get(self, code: str) -> Location | None:
+        row = self.conn.execute(sa.select(locations).where(locations.c.code == code)).first()
+        return None if row is None else _location(row)
+
+    def list(self) -> list[Location]:
+        rows = self.conn.execute(sa.select(locations).order_by(locations.c.code))
+        return [_location(row) for row in rows]
+
+
+def _json_buyer(buyer: Buyer) -> dict[str, Any]:
+    return {k: getattr(buyer, k) for k in Buyer.__slots__}  # type: ignore[attr-defined]
+
+
+def _json_address(address: Address) -> dict[str, Any]:
+    return {k: getattr(address, k) for k in Address.__slots__}  # type: ignore[attr-defined]
+
+
+def _json_payment(payment: Payment | None) -> dict[str, Any] | None:
+    if payment is None:
+        return None
+    return {
+        "provider": payment.provider,
+        "transaction_id": payment.transaction_id,
+        "amount": str(payment.amount.amount),
+        "currency": payment.amount.currency,
+        "paid_at": payment.paid_at.isoformat(),
+    }
+
+
+def _payment(data: dict[str, Any] | None) -> Payment | None:
+    if not data:
+        return None
+    return Payment(
+        data["provider"], data["transaction_id"], Money.of(data["amount"], data["currency"]),
+        datetime.fromisoformat(data["paid_at"]),
+    )
+
+
+O = orders
+REF = external_refs
+
+
+class SqlOrderRepository(OrderRepository):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.seen: dict[str, Order] = {}
+        self._loaded: dict[str, tuple[int, int, dict[int, str | None]]] = {}
+
+    # -- reads ------------------------------------------------------------------------------
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(O, REF.c.external_id).join(
+            REF, sa.and_(REF.c.kind == ORDER_REF, REF.c.internal_id == O.c.id)
+        )
+
+    def get(self, order_id: str) -> Order | None:
+        row = self.conn.execute(self._select().where(O.c.id == order_id)).first()
+        return None if row is None else self._hydrate([row])[0]
+
+    def get_by_external(self, channel: str, external_id: str) -> Order | None:
+        row = self.conn.execute(
+            self._select().where(
+                REF.c.channel == channel, REF.c.external_id == external_id
+            )
+        ).first()
+        return None if row is None else self._hydrate([row])[0]
+
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        status: OrderStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> OrderPage:
+        query = self._select().order_by(O.c.id).limit(limit + 1)
+        if channel:
+            query = query.where(O.c.channel == channel)
+        if status:
+            query = query.where(O.c.status == str(status))
+        if cursor:
+            query = query.where(O.c.id > cursor)
+        rows = list(self.conn.execute(query))
+        more = len(rows) > limit
+        items = self._hydrate(rows[:limit])
+        return OrderPage(items, items[-1].id if more and items else None)
+
+    def waiting_for_mapping(self, channel: str, channel_sku: str) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(sa.distinct(O.c.id))
+            .join(order_lines, order_lines.c.order_id == O.c.id)
+            .where(
+                O.c.channel == channel,
+                O.c.status == str(OrderStatus.HELD),
+                order_lines.c.channel_sku == channel_sku,
+                order_lines.c.sku.is_(None),
+            )
+            .order_by(O.c.id)
+        )
+        return [order_id for (order_id,) in rows]
+
+    def count_by(self) -> list[tuple[str, str, str | None, int]]:
+        rows = self.conn.execute(
+            sa.select(O.c.channel, O.c.status, O.c.hold_reason, sa.func.count())
+            .group_by(O.c.channel, O.c.status, O.c.hold_reason)
+        )
+        return [(c, s, h, int(n)) for c, s, h, n in rows]
+
+    def _hydrate(self, rows: Sequence[Any]) -> list[Order]:
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
+        for ln in self.conn.execute(
+            sa.select(order_lines)
+            .where(order_lines.c.order_id.in_(ids))
+            .order_by(order_lines.c.order_id, order_lines.c.line_no)
+        ):
+            currency = next(r.currency for r in rows if r.id == ln.order_id)
+            lines[ln.order_id].append(
+                OrderLine(
+                    ln.line_no, ln.channel_sku, ln.qty,
+                    Money.from_cents(ln.unit_price_cents, currency),
+                    Money.from_cents(ln.discount_cents, currency), ln.sku,
+                )
+            )
+        history: dict[str, list[Transition]] = {i: [] for i in ids}
+        for t in self.conn.execute(
+            sa.select(order_transitions)
+            .where(order_transitions.c.order_id.in_(ids))
+            .order_by(order_transitions.c.id)
+        ):
+            history[t.order_id].append(
+                Transition(
+                    OrderStatus(t.from_status) if t.from_status else None,
+                    OrderStatus(t.to_status), t.cause, t.at,
+                )
+            )
+        result = []
+        for row in rows:
+            order = Order(
+                id=row.id, channel=row.channel, external_id=row.external_id,
+                status=OrderStatus(row.status), delivery=DeliveryMode(row.delivery),
+                lines=lines[row.id], channel_created_at=row.channel_created_at,
+                channel_updated_at=row.channel_updated_at, buyer=Buyer(**row.buyer),
+                ship_to=Address(**row.ship_to), pickup_location=row.pickup_location,
+                shipping_fee=Money.from_cents(row.shipping_fee_cents, row.currency),
+                total=Money.from_cents(row.total_cents, row.currency),
+                payment=_payment(row.payment), remark=row.remark, hold_reason=row.hold_reason,
+                held_from=OrderStatus(row.held_from) if row.held_from else None,
+                version=row.version, transitions=history[row.id],
+            )
+            self.seen[order.id] = order
+            self._loaded[order.id] = (
+                order.version, len(order.transitions), {ln.line_no: ln.sku for ln in order.lines}
+            )
+            result.append(order)
+        return result
+
+    # -- writes -----------------------------------------------------------------------------
+    def add(self, order: Order) -> None:
+        now = _now()
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    sa.insert(REF).values(
+                        channel=order.channel, kind=ORDER_REF, external_id=order.external_id,
+                        internal_id=order.id, created_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            if not _is_unique_violation(exc):
+                raise
+            raise DuplicateOrder(
+                f"order {order.external_id} of {order.channel} is already known"
+            ) from exc
+        order.version = 1
+        self.conn.execute(sa.insert(O).values(id=order.id, **self._row(order), created_at=now))
+        self.conn.execute(
+            sa.insert(order_lines),
+            [
+                {
+                    "order_id": order.id, "line_no": ln.line_no, "channel_sku": ln.channel_sku,
+                    "sku": ln.sku, "qty": ln.qty, "unit_price_cents": ln.unit_price.cents,
+                    "discount_cents": ln.discount.cents,
+                }
+                for ln in order.lines
+            ],
+        )
+        self._insert_transitions(order, order.transitions)
+        self.seen[order.id] = order
+        self._loaded[order.id] = (order.version, len(order.transitions),
+                                  {ln.line_no: ln.sku for ln in order.lines})
+
+    def save(self, order: Order) -> None:
+        version, n_transitions, line_skus = self._loaded[order.id]
+        changed = self.conn.execute(
+            sa.update(O)
+            .where(O.c.id == order.id, O.c.version == version)
+            .values(**self._row(order) | {"version": version + 1})
+        ).rowcount
+        if changed != 1:
+            raise ConcurrentUpdate(f"order {order.id} was changed by someone else; try again")
+        order.version = version + 1
+        for line in order.lines:
+            if line_skus.get(line.line_no) != line.sku:
+                self.conn.execute(
+                    sa.update(order_lines)
+                    .where(order_lines.c.order_id == order.id,
+                           order_lines.c.line_no == line.line_no)
+                    .values(sku=line.sku)
+                )
+        self._insert_transitions(order, order.transitions[n_transitions:])
+        self._loaded[order.id] = (order.version, len(order.transitions),
+                                  {ln.line_no: ln.sku for ln in order.lines})
+
+    def _row(self, order: Order) -> dict[str, Any]:
+        return {
+            "channel": order.channel,
+            "status": str(order.status),
+            "delivery": str(order.delivery),
+            "pickup_location": order.pickup_location,
+            "buyer": _json_buyer(order.buyer),
+            "ship_to": _json_address(order.ship_to),
+            "shipping_fee_cents": order.shipping_fee.cents,
+            "total_cents": order.total.cents,
+            "currency": order.total.currency,
+            "payment": _json_payment(order.payment),
+            "remark": order.remark,
+            "hold_reason": order.hold_reason,
+            "held_from": str(order.held_from) if order.held_from else None,
+            "channel_created_at": order.channel_created_at,
+            "channel_updated_at": order.channel_updated_at,
+            "version": order.version,
+            "updated_at": _now(),
+        }
+
+    def _insert_transitions(self, order: Order, new: Sequence[Transition]) -> None:
+        if not new:
+            return
+        self.conn.execute(
+            sa.insert(order_transitions),
+            [
+                {
+                    "order_id": order.id,
+                    "from_status": str(t.from_status) if t.from_status else None,
+                    "to_status": str(t.to_status), "cause": t.cause[:500], "at": t.at,
+                }
+                for t in new
+            ],
+        )
+
+
+class SqlInboundLog(InboundLog):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def record(
+        self,
+        *,
+        channel: str,
+        kind: str,
+        body: str,
+        received_at: datetime,
+        result: str,
+        order_id: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        row = self.conn.execute(
+            sa.insert(inbound_log)
+            .values(
+                channel=channel[:64], kind=kind, body=body,
+                body_sha256=hashlib.sha256(body.encode("utf-8", "replace")).hexdigest(),
+                received_at=received_at, result=result, order_id=order_id, error=error,
+            )
+            .returning(inbound_log.c.id)
+        ).one()
+        return int(row.id)
+
+    def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(inbound_log).order_by(inbound_log.c.id.desc()).limit(limit)
+        if result:
+            query = query.where(inbound_log.c.result == result)
+        return [dict(row._mapping) for row in self.conn.execute(query)]
+
+
+class SqlAuditLog(AuditLog):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def record(
+        self, *, actor: str, action: str, subject: str, details: dict[str, Any], at: datetime
+    ) -> None:
+        self.conn.execute(
+            sa.insert(audit_log).values(
+                actor=actor, action=action, subject=subject, details=details, at=at
+            )
+        )
+
+
+class SqlOutbox(Outbox):
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def add(self, events: Sequence[Event]) -> None:
+        self.conn.execute(
+            sa.insert(outbox),
+            [
+                {
+                    "event_id": e.id, "type": e.type, "aggregate_id": e.aggregate_id,
+                    "version": e.version, "occurred_at": e.occurred_at, "data": e.data,
+                }
+                for e in events
+            ],
+        )

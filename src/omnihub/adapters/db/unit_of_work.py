@@ -1,0 +1,67 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from omnihub.adapters.db.repositories import (
+    SqlAuditLog,
+    SqlCatalogRepository,
+    SqlInboundLog,
+    SqlLocationRepository,
+    SqlOrderRepository,
+    SqlOutbox,
+)
+from omnihub.adapters.db.stock import SqlReservationRepository, SqlStockRepository
+from omnihub.ports import UnitOfWork
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.engine = engine
+        self.read_only = read_only
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        conn = self.engine.connect()
+        if self.read_only and self.engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+        self._conn = conn
+        self._tx = conn.begin()
+        self.catalog = SqlCatalogRepository(conn)
+        self.locations = SqlLocationRepository(conn)
+        self.stock = SqlStockRepository(conn)
+        self.reservations = SqlReservationRepository(conn)
+        self.orders = SqlOrderRepository(conn)
+        self.inbound = SqlInboundLog(conn)
+        self.audit = SqlAuditLog(conn)
+        self.outbox = SqlOutbox(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            super().__exit__(exc_type, exc, tb)
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _commit(self) -> None:
+        assert self._tx is not None
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()

@@ -1,0 +1,273 @@
+"""The order aggregate and its explicit state machine (R-04)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from omnihub.domain import events as ev
+from omnihub.domain.catalog import valid_code
+from omnihub.domain.errors import DomainError, ErrorCode, InvalidInput
+from omnihub.domain.events import Event
+from omnihub.domain.locations import DeliveryMode
+from omnihub.domain.values import Money, positive_quantity, utc
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"
+    PAID = "paid"
+    HELD = "held"
+    ALLOCATED = "allocated"
+    RELEASED = "released"
+    PICKED = "picked"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+S = OrderStatus
+
+#: The one table of allowed transitions.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.CREATED: frozenset({S.PAID, S.HELD, S.CANCELLED}),
+    S.PAID: frozenset({S.HELD, S.ALLOCATED, S.CANCELLED, S.REFUNDED}),
+    S.HELD: frozenset({S.CREATED, S.PAID, S.ALLOCATED, S.CANCELLED, S.REFUNDED}),
+    S.ALLOCATED: frozenset({S.RELEASED, S.HELD, S.CANCELLED, S.REFUNDED}),
+    S.RELEASED: frozenset({S.PICKED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    S.PICKED: frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+#: Statuses in which the order holds reserved stock.
+HOLDS_STOCK = frozenset({S.ALLOCATED, S.RELEASED, S.PICKED})
+TERMINAL = frozenset({S.CANCELLED, S.REFUNDED, S.COMPLETED})
+
+
+class HoldReason(StrEnum):
+    UNMAPPED_SKU = "unmapped_sku"
+    NO_STOCK = "no_stock"
+    NO_NODE = "no_node"
+    MANUAL = "manual"
+
+
+class IllegalTransition(DomainError):
+    code = ErrorCode.ILLEGAL_TRANSITION
+
+    def __init__(self, order_id: str, current: OrderStatus, target: OrderStatus) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is final)"
+        super().__init__(
+            f"order {order_id} is {current} and cannot become {target}; from {current} it can "
+            f"become: {allowed}",
+            details={"status": str(current), "target": str(target)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    channel_buyer_id: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    member_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str | None = None
+    phone: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    provider: str
+    transaction_id: str
+    amount: Money
+    paid_at: datetime
+
+
+@dataclass(slots=True)
+class OrderLine:
+    line_no: int
+    channel_sku: str
+    qty: int
+    unit_price: Money
+    discount: Money
+    sku: str | None = None
+
+    def __post_init__(self) -> None:
+        positive_quantity(self.qty, f"qty of line {self.line_no}")
+        if self.unit_price.amount < 0 or self.discount.amount < 0:
+            raise InvalidInput(f"line {self.line_no}: prices and discounts cannot be negative")
+        if self.discount.amount > self.unit_price.amount * self.qty:
+            raise InvalidInput(f"line {self.line_no}: the discount is larger than the line amount")
+
+    @property
+    def amount(self) -> Money:
+        return self.unit_price.times(self.qty) - self.discount
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    cause: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    channel: str
+    external_id: str
+    status: OrderStatus
+    delivery: DeliveryMode
+    lines: list[OrderLine]
+    channel_created_at: datetime
+    channel_updated_at: datetime
+    buyer: Buyer = field(default_factory=Buyer)
+    ship_to: Address = field(default_factory=Address)
+    pickup_location: str | None = None
+    shipping_fee: Money = field(default_factory=lambda: Money.of("0"))
+    total: Money = field(default_factory=lambda: Money.of("0"))
+    payment: Payment | None = None
+    remark: str = ""
+    hold_reason: str | None = None
+    held_from: OrderStatus | None = None
+    version: int = 0
+    transitions: list[Transition] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    # -- creation -----------------------------------------------------------------------------
+    @classmethod
+    def receive(
+        cls,
+        *,
+        id: str,
+        channel: str,
+        external_id: str,
+        channel_status: OrderStatus,
+        delivery: DeliveryMode,
+        lines: list[OrderLine],
+        channel_created_at: datetime,
+        channel_updated_at: datetime,
+        at: datetime,
+        **fields: Any,
+    ) -> Order:
+        """A new order as a channel sent it: created, then paid if the channel says so."""
+        valid_code(channel, "channel")
+        if not external_id.strip():
+            raise InvalidInput("external_id must not be empty")
+        if not lines:
+            raise InvalidInput("an order needs at least one line")
+        if len({line.line_no for line in lines}) != len(lines):
+            raise InvalidInput("line numbers must be unique within an order")
+        if delivery is DeliveryMode.PICKUP and not fields.get("pickup_location"):
+            raise InvalidInput("a pickup order must name its pickup_location (the store)")
+        if channel_status not in (S.CREATED, S.PAID, S.CANCELLED):
+            raise InvalidInput(
+                f"a new order must arrive as created, paid or cancelled, not {channel_status}"
+            )
+        order = cls(
+            id=id,
+            channel=channel,
+            external_id=external_id.strip(),
+            status=S.CREATED,
+            delivery=delivery,
+            lines=lines,
+            channel_created_at=utc(channel_created_at),
+            channel_updated_at=utc(channel_updated_at),
+            **fields,
+        )
+        order.transitions.append(Transition(None, S.CREATED, f"received from {channel}", at))
+        order._record(ev.ORDER_INGESTED, at, {"channel": channel, "external_id": external_id})
+        if channel_status is S.PAID:
+            order.transition(S.PAID, "paid on the channel", at)
+        elif channel_status is S.CANCELLED:
+            order.transition(S.CANCELLED, "cancelled on the channel", at)
+        return order
+
+    # -- state machine ------------------------------------------------------------------------
+    def can_become(self, target: OrderStatus) -> bool:
+        return target in TRANSITIONS[self.status]
+
+    def transition(self, target: OrderStatus, cause: str, at: datetime) -> None:
+        if not self.can_become(target):
+            raise IllegalTransition(self.id, self.status, target)
+        previous = self.status
+        self.status = target
+        self.transitions.append(Transition(previous, target, cause, at))
+        self._record(
+            ev.ORDER_STATUS_CHANGED, at, {"from": str(previous), "to": str(target), "cause": cause}
+        )
+
+    def hold(self, reason: str, at: datetime, cause: str | None = None) -> None:
+        if self.status is S.HELD:
+            self.hold_reason = reason
+            return
+        self.held_from = self.status
+        self.hold_reason = reason
+        self.transition(S.HELD, cause or f"held: {reason}", at)
+        self._record(ev.ORDER_HELD, at, {"reason": reason})
+
+    def resume(self, cause: str, at: datetime) -> None:
+        """Lift a hold: the order returns to where it was before it was held."""
+        if self.status is not S.HELD:
+            raise IllegalTransition(self.id, self.status, self.held_from or S.PAID)
+        target = self.held_from or S.CREATED
+        if target is S.ALLOCATED:
+            # stock was given back when held; it must be allocated again
+            target = S.PAID
+        self.hold_reason = None
+        self.held_from = None
+        self.transition(target, cause, at)
+
+    def pay(self, payment: Payment | None, cause: str, at: datetime) -> None:
+        if payment is not None:
+            self.payment = payment
+        if self.status is S.HELD and self.held_from is S.CREATED:
+            self.held_from = S.PAID
+            self.transitions.append(Transition(S.HELD, S.HELD, f"{cause} (still held)", at))
+            return
+        self.transition(S.PAID, cause, at)
+
+    @property
+    def unresolved_lines(self) -> list[OrderLine]:
+        return [line for line in self.lines if line.sku is None]
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status is S.PAID or (self.status is S.HELD and self.held_from is S.PAID)
+
+    @property
+    def lines_total(self) -> Money:
+        total = Money.of("0", self.total.currency)
+        for line in self.lines:
+            total = total + line.amount
+        return total
+
+    def with_lines(self, lines: list[OrderLine]) -> Order:
+        return replace(self, lines=lines)
+
+    def _record(self, type_: str, at: datetime, data: dict[str, Any]) -> None:
+        payload = {"order_id": self.id, "channel": self.channel, "status": str(self.status)}
+        payload.update(data)
+        self.events.append(Event(type_, self.id, at, payload, self.version + 1))

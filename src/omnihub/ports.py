@@ -1,0 +1,274 @@
+"""The abstract interfaces the services depend on; adapters implement them."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from omnihub.domain.catalog import ChannelMapping, Sku
+from omnihub.domain.errors import DomainError, ErrorCode
+from omnihub.domain.events import Event
+from omnihub.domain.inventory import MovementKind, Reservation, ReservationState, StockLevel
+from omnihub.domain.locations import Location
+from omnihub.domain.orders import Order, OrderStatus
+
+
+class Clock(abc.ABC):
+    @abc.abstractmethod
+    def now(self) -> datetime: ...
+
+
+class SystemClock(Clock):
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class DuplicateOrder(DomainError):
+    """Another transaction bound the same (channel, external id) first."""
+
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class ConcurrentUpdate(DomainError):
+    """The row changed under us (optimistic version check); the use case should be retried."""
+
+    code = ErrorCode.ALREADY_EXISTS
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    location: str
+    sku: str
+    kind: MovementKind
+    qty: int
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    items: list[Order]
+    next_cursor: str | None
+
+
+class CatalogRepository(abc.ABC):
+    @abc.abstractmethod
+    def add_sku(self, sku: Sku) -> None:
+        """Raise AlreadyExists when the code is taken."""
+
+    @abc.abstractmethod
+    def get_sku(self, code: str) -> Sku | None: ...
+
+    @abc.abstractmethod
+    def existing(self, codes: Iterable[str]) -> set[str]: ...
+
+    @abc.abstractmethod
+    def list_skus(self, after: str | None, limit: int) -> list[Sku]: ...
+
+    @abc.abstractmethod
+    def get_mapping(self, channel: str, channel_sku: str) -> ChannelMapping | None: ...
+
+    @abc.abstractmethod
+    def add_mapping(self, mapping: ChannelMapping) -> None:
+        """Bind a channel listing to a master SKU; AlreadyExists if it is bound already."""
+
+    @abc.abstractmethod
+    def resolve(self, channel: str, channel_skus: Iterable[str]) -> dict[str, str]:
+        """channel sku -> master sku, for those that are mapped."""
+
+
+class LocationRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, location: Location) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, code: str) -> Location | None: ...
+
+    @abc.abstractmethod
+    def list(self) -> list[Location]: ...
+
+
+class StockRepository(abc.ABC):
+    """Stock counters and their ledger. The only code that changes on_hand and reserved."""
+
+    @abc.abstractmethod
+    def level(self, location: str, sku: str, *, lock: bool = False) -> StockLevel:
+        """The level (zeros if never stocked); ``lock`` holds the row until commit."""
+
+    @abc.abstractmethod
+    def levels(self, skus: Iterable[str]) -> list[StockLevel]: ...
+
+    @abc.abstractmethod
+    def all_levels(self) -> list[StockLevel]: ...
+
+    @abc.abstractmethod
+    def move(
+        self, location: str, sku: str, kind: MovementKind, delta: int, reference: str, at: datetime
+    ) -> None:
+        """Append a ledger row and change on_hand by ``delta`` in the same transaction."""
+
+    @abc.abstractmethod
+    def try_reserve(self, location: str, sku: str, qty: int) -> bool:
+        """Take ``qty`` in one conditional update; False when not that much is available."""
+
+    @abc.abstractmethod
+    def unreserve(self, location: str, sku: str, qty: int) -> None: ...
+
+    @abc.abstractmethod
+    def set_safety(self, location: str, sku: str, safety: int) -> None: ...
+
+    @abc.abstractmethod
+    def ledger_sums(self) -> dict[tuple[str, str], int]: ...
+
+    @abc.abstractmethod
+    def ledger(self, sku: str, limit: int = 100) -> list[LedgerEntry]: ...
+
+    @abc.abstractmethod
+    def set_counters(self, location: str, sku: str, *, on_hand: int, reserved: int) -> None:
+        """Overwrite counters (repair only)."""
+
+
+class ReservationRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, reservation: Reservation) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, reservation_id: str) -> Reservation | None: ...
+
+    @abc.abstractmethod
+    def change_state(
+        self, reservation_id: str, to: ReservationState, at: datetime
+    ) -> bool:
+        """Move an active reservation to ``to``; False if it was no longer active."""
+
+    @abc.abstractmethod
+    def expired(self, now: datetime, limit: int) -> list[Reservation]: ...
+
+    @abc.abstractmethod
+    def for_order(self, order_id: str, active_only: bool = True) -> list[Reservation]: ...
+
+    @abc.abstractmethod
+    def active_sums(self) -> dict[tuple[str, str], int]: ...
+
+    @abc.abstractmethod
+    def count_by_state(self) -> dict[str, int]: ...
+
+
+class OrderRepository(abc.ABC):
+    seen: dict[str, Order]
+    """Orders loaded or added in this unit of work; their events are collected at commit."""
+
+    @abc.abstractmethod
+    def get(self, order_id: str) -> Order | None: ...
+
+    @abc.abstractmethod
+    def get_by_external(self, channel: str, external_id: str) -> Order | None: ...
+
+    @abc.abstractmethod
+    def add(self, order: Order) -> None:
+        """Store a new order and bind its (channel, external id); DuplicateOrder if bound."""
+
+    @abc.abstractmethod
+    def save(self, order: Order) -> None:
+        """Persist changes; ConcurrentUpdate if another writer saved a newer version."""
+
+    @abc.abstractmethod
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        status: OrderStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> OrderPage: ...
+
+    @abc.abstractmethod
+    def waiting_for_mapping(self, channel: str, channel_sku: str) -> list[str]:
+        """Ids of held orders with an unresolved line of that channel sku."""
+
+    @abc.abstractmethod
+    def count_by(self) -> list[tuple[str, str, str | None, int]]:
+        """(channel, status, hold_reason, count) rows."""
+
+
+class InboundLog(abc.ABC):
+    """Every payload received, stored before anything is done with it."""
+
+    @abc.abstractmethod
+    def record(
+        self,
+        *,
+        channel: str,
+        kind: str,
+        body: str,
+        received_at: datetime,
+        result: str,
+        order_id: str | None = None,
+        error: str | None = None,
+    ) -> int: ...
+
+    @abc.abstractmethod
+    def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class AuditLog(abc.ABC):
+    @abc.abstractmethod
+    def record(
+        self, *, actor: str, action: str, subject: str, details: dict[str, Any], at: datetime
+    ) -> None: ...
+
+
+class Outbox(abc.ABC):
+    @abc.abstractmethod
+    def add(self, events: Sequence[Event]) -> None: ...
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction; rolled back on leaving the block unless ``commit()`` was called."""
+
+    catalog: CatalogRepository
+    locations: LocationRepository
+    stock: StockRepository
+    reservations: ReservationRepository
+    orders: OrderRepository
+    inbound: InboundLog
+    audit: AuditLog
+    outbox: Outbox
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+
+    def __enter__(self) -> Self:
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def emit(self, *events: Event) -> None:
+        self._events.extend(events)
+
+    def commit(self) -> None:
+        for order in self.orders.seen.values():
+            self._events.extend(order.events)
+            order.events.clear()
+        if self._events:
+            self.outbox.add(self._events)
+            self._events = []
+        self._commit()
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
