@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -113,6 +113,10 @@ class StockRepository(abc.ABC):
         """Append a ledger row and change on_hand by ``delta`` in the same transaction."""
 
     @abc.abstractmethod
+    def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
+        """Whether this movement was recorded already (movements are idempotent by reference)."""
+
+    @abc.abstractmethod
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
         """Take ``qty`` in one conditional update; False when not that much is available."""
 
@@ -213,6 +217,9 @@ class InboundLog(abc.ABC):
     ) -> int: ...
 
     @abc.abstractmethod
+    def mark(self, entry_id: int, *, result: str, order_id: str | None = None) -> None: ...
+
+    @abc.abstractmethod
     def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]: ...
 
 
@@ -272,3 +279,6 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -62,7 +62,7 @@ def movement_delta(kind: MovementKind, qty: int, level: StockLevel) -> int:
         raise InvalidInput("qty must be a whole number")
     if kind is MovementKind.STOCKTAKE:
         if qty < 0:
-            raise InvalidInput(f"a stock-take counts what is there: qty must be 0 or more, got {qty}")
+            raise InvalidInput(f"a stock-take counts what is there: qty must be 0 or more ({qty})")
         return qty - level.on_hand
     if kind is MovementKind.ADJUSTMENT:
         if qty == 0:

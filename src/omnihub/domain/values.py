@@ -71,7 +71,7 @@ def positive_quantity(qty: int, what: str = "quantity") -> int:
 
 
 def utc(moment: datetime) -> datetime:
-    """Normalise an aware datetime to UTC; a naive one is refused (the edges convert local times)."""
+    """Normalise an aware datetime to UTC; naive ones are refused (edges convert local times)."""
     if moment.tzinfo is None:
         raise InvalidInput("times must carry a UTC offset, e.g. 2026-11-11T00:00:01+08:00")
     return moment.astimezone(UTC)

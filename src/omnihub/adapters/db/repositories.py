@@ -198,7 +198,7 @@ def _payment(data: dict[str, Any] | None) -> Payment | None:
     )
 
 
-O = orders
+ORD = orders
 REF = external_refs
 
 
@@ -210,12 +210,12 @@ class SqlOrderRepository(OrderRepository):
 
     # -- reads ------------------------------------------------------------------------------
     def _select(self) -> sa.Select[Any]:
-        return sa.select(O, REF.c.external_id).join(
-            REF, sa.and_(REF.c.kind == ORDER_REF, REF.c.internal_id == O.c.id)
+        return sa.select(ORD, REF.c.external_id).join(
+            REF, sa.and_(REF.c.kind == ORDER_REF, REF.c.internal_id == ORD.c.id)
         )
 
     def get(self, order_id: str) -> Order | None:
-        row = self.conn.execute(self._select().where(O.c.id == order_id)).first()
+        row = self.conn.execute(self._select().where(ORD.c.id == order_id)).first()
         return None if row is None else self._hydrate([row])[0]
 
     def get_by_external(self, channel: str, external_id: str) -> Order | None:
@@ -234,13 +234,13 @@ class SqlOrderRepository(OrderRepository):
         cursor: str | None = None,
         limit: int = 50,
     ) -> OrderPage:
-        query = self._select().order_by(O.c.id).limit(limit + 1)
+        query = self._select().order_by(ORD.c.id).limit(limit + 1)
         if channel:
-            query = query.where(O.c.channel == channel)
+            query = query.where(ORD.c.channel == channel)
         if status:
-            query = query.where(O.c.status == str(status))
+            query = query.where(ORD.c.status == str(status))
         if cursor:
-            query = query.where(O.c.id > cursor)
+            query = query.where(ORD.c.id > cursor)
         rows = list(self.conn.execute(query))
         more = len(rows) > limit
         items = self._hydrate(rows[:limit])
@@ -248,22 +248,22 @@ class SqlOrderRepository(OrderRepository):
 
     def waiting_for_mapping(self, channel: str, channel_sku: str) -> list[str]:
         rows = self.conn.execute(
-            sa.select(sa.distinct(O.c.id))
-            .join(order_lines, order_lines.c.order_id == O.c.id)
+            sa.select(ORD.c.id).distinct()
+            .join(order_lines, order_lines.c.order_id == ORD.c.id)
             .where(
-                O.c.channel == channel,
-                O.c.status == str(OrderStatus.HELD),
+                ORD.c.channel == channel,
+                ORD.c.status == str(OrderStatus.HELD),
                 order_lines.c.channel_sku == channel_sku,
                 order_lines.c.sku.is_(None),
             )
-            .order_by(O.c.id)
+            .order_by(ORD.c.id)
         )
         return [order_id for (order_id,) in rows]
 
     def count_by(self) -> list[tuple[str, str, str | None, int]]:
         rows = self.conn.execute(
-            sa.select(O.c.channel, O.c.status, O.c.hold_reason, sa.func.count())
-            .group_by(O.c.channel, O.c.status, O.c.hold_reason)
+            sa.select(ORD.c.channel, ORD.c.status, ORD.c.hold_reason, sa.func.count())
+            .group_by(ORD.c.channel, ORD.c.status, ORD.c.hold_reason)
         )
         return [(c, s, h, int(n)) for c, s, h, n in rows]
 
@@ -336,7 +336,7 @@ class SqlOrderRepository(OrderRepository):
                 f"order {order.external_id} of {order.channel} is already known"
             ) from exc
         order.version = 1
-        self.conn.execute(sa.insert(O).values(id=order.id, **self._row(order), created_at=now))
+        self.conn.execute(sa.insert(ORD).values(id=order.id, **self._row(order), created_at=now))
         self.conn.execute(
             sa.insert(order_lines),
             [
@@ -356,8 +356,8 @@ class SqlOrderRepository(OrderRepository):
     def save(self, order: Order) -> None:
         version, n_transitions, line_skus = self._loaded[order.id]
         changed = self.conn.execute(
-            sa.update(O)
-            .where(O.c.id == order.id, O.c.version == version)
+            sa.update(ORD)
+            .where(ORD.c.id == order.id, ORD.c.version == version)
             .values(**self._row(order) | {"version": version + 1})
         ).rowcount
         if changed != 1:
@@ -437,6 +437,13 @@ class SqlInboundLog(InboundLog):
             .returning(inbound_log.c.id)
         ).one()
         return int(row.id)
+
+    def mark(self, entry_id: int, *, result: str, order_id: str | None = None) -> None:
+        self.conn.execute(
+            sa.update(inbound_log)
+            .where(inbound_log.c.id == entry_id)
+            .values(result=result, order_id=order_id)
+        )
 
     def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(inbound_log).order_by(inbound_log.c.id.desc()).limit(limit)

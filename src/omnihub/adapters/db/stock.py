@@ -89,10 +89,19 @@ class SqlStockRepository(StockRepository):
         if changed != 1:
             raise ValueError(f"movement would make on-hand of {sku} at {location} negative")
 
+    def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
+        row = self.conn.execute(
+            sa.select(stock_ledger.c.id).where(
+                stock_ledger.c.location == location, stock_ledger.c.sku == sku,
+                stock_ledger.c.kind == str(kind), stock_ledger.c.reference == reference,
+            )
+        ).first()
+        return row is not None
+
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
         result = self.conn.execute(
             sa.update(L)
-            .where(L.c.location == location, L.c.sku == sku, _AVAILABLE >= qty)
+            .where(L.c.location == location, L.c.sku == sku, qty <= _AVAILABLE)
             .values(reserved=L.c.reserved + qty)
         )
         return result.rowcount == 1
@@ -104,7 +113,7 @@ class SqlStockRepository(StockRepository):
             .values(reserved=L.c.reserved - qty)
         ).rowcount
         if changed != 1:
-            raise ValueError(f"cannot give back {qty} of {sku} at {location}: not that much reserved")
+            raise ValueError(f"cannot give back {qty} of {sku} at {location}: not reserved")
 
     def set_safety(self, location: str, sku: str, safety: int) -> None:
         self._ensure_row(location, sku)

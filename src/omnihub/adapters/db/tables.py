@@ -106,6 +106,8 @@ stock_ledger = sa.Table(
     sa.Column("reference", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_stock_ledger_sku_location", "sku", "location"),
+    # A movement is recorded once: the ERP resending a receipt changes nothing.
+    sa.UniqueConstraint("location", "sku", "kind", "reference"),
 )
 
 reservations = sa.Table(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -189,6 +188,13 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_ledger")),
+        sa.UniqueConstraint(
+            "location",
+            "sku",
+            "kind",
+            "reference",
+            name=op.f("uq_stock_ledger_location_sku_kind_reference"),
+        ),
     )
     with op.batch_alter_table("stock_ledger", schema=None) as batch_op:
         batch_op.create_index("ix_stock_ledger_sku_location", ["sku", "location"], unique=False)

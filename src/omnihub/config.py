@@ -1,0 +1,36 @@
+"""Settings: environment variables (OMNIHUB_*) over ``omnihub.toml`` over defaults."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OMNIHUB_", toml_file="omnihub.toml", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./omnihub.db"
+    bus_url: str = "memory://"
+    secret_key: str | None = None
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    db_pool_size: int = Field(default=10, gt=0)
+    auto_migrate: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

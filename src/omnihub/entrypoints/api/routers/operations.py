@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from omnihub import __version__
+from omnihub.entrypoints.api.deps import HubDep
+from omnihub.services import invariants
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+def health(hub: HubDep) -> dict[str, Any]:
+    with hub.read_uow() as uow:
+        uow.locations.list()
+    return {"status": "ok", "version": __version__, "database": hub.engine.dialect.name}
+
+
+@router.get("/api/v1/check")
+def check(hub: HubDep) -> dict[str, Any]:
+    report = invariants.check_books(hub.read_uow())
+    return {"balanced": report.balanced, "levels_checked": report.levels_checked,
+            "oversells": report.oversells, "violations": [asdict(v) for v in report.violations]}
+
+
+@router.get("/api/v1/inbound")
+def inbound(
+    hub: HubDep, result: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    with hub.read_uow() as uow:
+        rows = uow.inbound.recent(limit, result)
+    for row in rows:
+        row["received_at"] = row["received_at"].isoformat()
+    return {"items": rows}
