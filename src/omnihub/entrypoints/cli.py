@@ -1,0 +1,184 @@
+"""The ``omnihub`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnihub.config import Settings
+
+app = typer.Typer(
+    help="omnihub: one truth for orders, stock, members and money across every channel.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _settings(database_url: str | None) -> Settings:
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Overrides OMNIHUB_DATABASE_URL.", show_default=False),
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOption = None) -> None:
+    """Apply the migrations up to the newest schema."""
+    from omnihub.adapters.db.engine import create_engine
+    from omnihub.adapters.db.migrate import current_revision, upgrade
+
+    settings = _settings(database_url)
+    engine = create_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    if before == after:
+        console.print(f"schema already at revision {after}")
+    else:
+        console.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Serve the REST API and run the background workers (reservation sweeper)."""
+    import os
+
+    import uvicorn
+
+    from omnihub.adapters.db.engine import create_engine
+    from omnihub.adapters.db.migrate import upgrade
+
+    settings = _settings(database_url)
+    if database_url:
+        os.environ["OMNIHUB_DATABASE_URL"] = database_url  # for the worker processes
+    if settings.auto_migrate:
+        engine = create_engine(settings.database_url)
+        upgrade(engine)
+        engine.dispose()
+    console.print(
+        f"omnihub serving on http://{host}:{port} ({workers} worker(s), "
+        f"database {settings.database_url.split('@')[-1]}); API docs at /docs"
+    )
+    uvicorn.run(
+        "omnihub.entrypoints.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Recompute counters from ledger and reservations.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Verify the books (DESIGN.md §4) on the live database; list every violation."""
+    from omnihub.bootstrap import bootstrap
+    from omnihub.services import invariants
+
+    hub = bootstrap(_settings(database_url))
+    try:
+        repaired = invariants.repair_counters(hub.uow(), hub.clock) if repair else []
+        report = invariants.check_books(hub.read_uow())
+    finally:
+        hub.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "balanced": report.balanced,
+                    "levels_checked": report.levels_checked,
+                    "repaired": [v.details for v in repaired],
+                    "violations": [
+                        {"rule": v.rule, "subject": v.subject, "message": v.message}
+                        for v in report.violations
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for item in repaired:
+            d = item.details
+            console.print(
+                f"[yellow]repaired[/] {item.subject}: on hand {d['on_hand_before']} -> "
+                f"{d['on_hand_after']}, reserved {d['reserved_before']} -> {d['reserved_after']}"
+            )
+        if report.violations:
+            table = Table("rule", "subject", "problem", title="Violations")
+            for v in report.violations:
+                table.add_row(v.rule, v.subject, v.message)
+            console.print(table)
+        verdict = "[green]books balance[/]" if report.balanced else "[red]books do NOT balance[/]"
+        console.print(
+            f"{verdict}: {report.levels_checked} stock levels checked, "
+            f"{len(report.violations)} violation(s)"
+        )
+    raise typer.Exit(0 if report.balanced else 1)
+
+
+@app.command()
+def sweep(database_url: DatabaseOption = None) -> None:
+    """Release expired reservations once (the server also does this every few seconds)."""
+    from omnihub.bootstrap import bootstrap
+    from omnihub.services.inventory import expire_reservations
+
+    hub = bootstrap(_settings(database_url))
+    try:
+        total = 0
+        while True:
+            n = expire_reservations(hub.uow(), hub.clock)
+            total += n
+            if n == 0:
+                break
+    finally:
+        hub.close()
+    console.print(f"released {total} expired reservation(s)")
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds and print the summary.")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port of the hub's API.")] = 8000,
+    rate: Annotated[float, typer.Option(help="Orders per second across all channels.")] = 20.0,
+    database: Annotated[
+        Path, typer.Option(help="SQLite file for the demo (recreated at each run).")
+    ] = Path("omnihub-demo.db"),
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated day.")] = 7,
+) -> None:
+    """Run a demo retailer: seed it, serve the hub, stream a multi-channel day of orders."""
+    from omnihub.entrypoints.demo.runner import run_demo
+
+    ok = run_demo(
+        duration=duration, port=port, rate=rate, database=database, seed=seed, console=console
+    )
+    raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,279 @@
+"""``omnihub demo``: seed a retailer, serve the hub, stream a multi-channel day, sum it up."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from omnihub.bootstrap import bootstrap
+from omnihub.config import Settings
+from omnihub.entrypoints.api.app import create_app
+from omnihub.entrypoints.demo import channels
+from omnihub.entrypoints.demo.seed import HOT_SKU, HOT_SKU_STOCK, build_catalog, seed_retailer
+
+FLASH_SALE_BUYERS = 80
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+class _Server:
+    """The hub's API in a background thread of this process."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="hub-api", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the hub's API did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def run_demo(
+    *, duration: float | None, port: int, rate: float, database: Path, seed: int, console: Console
+) -> bool:
+    rng = random.Random(seed)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = Settings(database_url=f"sqlite:///{database}", sweep_interval_seconds=1.0)
+    hub = bootstrap(settings, migrate=True)
+    demo = build_catalog(rng)
+    started = time.monotonic()
+    rows = seed_retailer(hub.uow(), hub.clock, demo, rng)
+    console.print(
+        f"[bold]omnihub demo[/]: {len(demo.locations)} locations "
+        f"({sum(1 for loc in demo.locations if loc.code.startswith('ST-'))} stores), "
+        f"{len(demo.skus)} SKUs, {len(demo.listings)} channels, {rows} stock rows seeded "
+        f"in {time.monotonic() - started:.1f}s into {database}"
+    )
+    actual_port = _free_port(port)
+    if actual_port != port:
+        console.print(f"port {port} is busy; using {actual_port}")
+    server = _Server(create_app(hub), actual_port)
+    server.start()
+    base_url = f"http://127.0.0.1:{actual_port}"
+    console.print(
+        f"hub API on {base_url} (docs at {base_url}/docs); "
+        f"streaming ~{rate:g} orders/s"
+        + (f" for {duration:g}s" if duration else "; Ctrl-C to stop")
+    )
+    stats = channels.Stats()
+    stop = threading.Event()
+    common = {"base_url": base_url, "stats": stats, "stop": stop}
+    sims: list[channels.Simulator] = [
+        channels.ChannelSimulator(name, rate * share, demo, seed=seed + i, **common)
+        for i, (name, share) in enumerate(channels.CHANNEL_SHARE.items())
+    ]
+    sims += [
+        channels.FulfilmentSimulator("fulfilment", seed=seed + 100, **common),
+        channels.ErpSimulator(demo, seed=seed + 101, **common),
+        channels.CartSimulator(demo, seed=seed + 102, **common),
+    ]
+    for sim in sims:
+        sim.start()
+    mapping_at = (duration or 60) / 3
+    flash_at = (duration or 60) * 0.45
+    mapped = flashed = False
+    hub_stats: dict[str, Any] = {}
+    client = httpx.Client(base_url=base_url, timeout=30)
+    interrupted = False
+    try:
+        with Live(console=console, refresh_per_second=2, transient=False) as live:
+            last_line = 0.0
+            while True:
+                elapsed = time.monotonic() - started
+                if duration is not None and elapsed >= duration:
+                    break
+                if not mapped and elapsed >= mapping_at:
+                    mapped = True
+                    threading.Thread(
+                        target=channels.add_missing_mappings,
+                        args=(base_url, demo, stats),
+                        daemon=True,
+                    ).start()
+                if not flashed and elapsed >= flash_at:
+                    flashed = True
+                    threading.Thread(
+                        target=channels.flash_sale,
+                        args=(base_url, demo, stats, FLASH_SALE_BUYERS, seed),
+                        daemon=True,
+                    ).start()
+                response = client.get("/api/v1/stats")
+                hub_stats = response.json() if response.status_code == 200 else hub_stats
+                live.update(_dashboard(stats, hub_stats, elapsed, duration))
+                if not console.is_terminal and time.monotonic() - last_line >= 5:
+                    last_line = time.monotonic()
+                    console.print(_progress_line(stats, hub_stats, elapsed))
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        stop.set()
+        for sim in sims:
+            sim.join(timeout=35)
+    # let the sweeper pass once more, then read the final state of the books
+    time.sleep(1.5)
+    hub_stats = client.get("/api/v1/stats").json()
+    books = client.get("/api/v1/check").json()
+    client.close()
+    server.stop()
+    hub.close()
+    ok = _summary(console, stats, hub_stats, books, time.monotonic() - started)
+    if interrupted:
+        console.print("stopped by Ctrl-C")
+    return ok
+
+
+def _totals(hub_stats: dict[str, Any]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for per in hub_stats.get("orders", {}).values():
+        for status, count in per.items():
+            totals[status] = totals.get(status, 0) + count
+    return totals
+
+
+def _progress_line(stats: channels.Stats, hub_stats: dict[str, Any], elapsed: float) -> str:
+    per, _ = stats.snapshot()
+    sent = sum(c["sent"] for c in per.values())
+    totals = _totals(hub_stats)
+    return f"[{elapsed:5.0f}s] messages sent {sent}, orders {sum(totals.values())}: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(totals.items())
+    )
+
+
+def _dashboard(
+    stats: channels.Stats, hub_stats: dict[str, Any], elapsed: float, duration: float | None
+) -> Group:
+    per, other = stats.snapshot()
+    table = Table(title="Channels → hub", expand=False)
+    for column in (
+        "channel",
+        "sent",
+        "new",
+        "held",
+        "duplicate",
+        "stale",
+        "updated",
+        "rejected",
+        "orders in hub",
+    ):
+        table.add_column(column, justify="right" if column != "channel" else "left")
+    orders = hub_stats.get("orders", {})
+    for name in channels.CHANNEL_SHARE:
+        c = per.get(name, {})
+        table.add_row(
+            name,
+            str(c.get("sent", 0)),
+            str(c.get("created", 0)),
+            str(c.get("held", 0)),
+            str(c.get("duplicate", 0)),
+            str(c.get("stale", 0)),
+            str(c.get("updated", 0)),
+            str(c.get("rejected", 0)),
+            str(sum(orders.get(name, {}).values())),
+        )
+    totals = _totals(hub_stats)
+    status_line = ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
+    held = ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("held", {}).items())) or "none"
+    res = ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("reservations", {}).items()))
+    clock = f"{elapsed:.0f}s" + (f" / {duration:g}s" if duration else "")
+    body = (
+        f"orders by status: {status_line}\nheld now: {held}\nreservations: {res or '-'}\n"
+        f"fulfilment: released {other['action_release']}, shipped {other['action_ship']}, "
+        f"delivered {other['action_deliver']}; ERP receipts {other['receipts']} "
+        f"(+{other['receipts_duplicate']} resent, ignored); carts held {other['cart_holds']}\n"
+        f"flash sale of {HOT_SKU} ({HOT_SKU_STOCK} units): won {other['flash_sale_won']}, "
+        f"missed {other['flash_sale_missed']}; mappings added {other['mappings_added']} "
+        f"(released {other['orders_released_by_mapping']} held orders)\n"
+        f"server errors {other['server_errors']}, connection errors {other['connection_errors']}"
+    )
+    return Group(table, Panel(body, title=f"omnihub demo · {clock}"))
+
+
+def _summary(
+    console: Console,
+    stats: channels.Stats,
+    hub_stats: dict[str, Any],
+    books: dict[str, Any],
+    elapsed: float,
+) -> bool:
+    per, other = stats.snapshot()
+    orders = hub_stats.get("orders", {})
+    names = sorted(orders)
+    table = Table(title=f"Summary after {elapsed:.0f}s: orders per channel")
+    table.add_column("status")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("all", justify="right")
+    statuses = sorted({s for counts in orders.values() for s in counts})
+    for status in statuses:
+        row = [orders[name].get(status, 0) for name in names]
+        table.add_row(status, *(str(n) for n in row), str(sum(row)))
+    totals = [sum(orders[name].values()) for name in names]
+    table.add_row("[bold]orders[/]", *(str(n) for n in totals), str(sum(totals)))
+    messages = [per.get(name, {}).get("sent", 0) for name in names]
+    table.add_row("messages sent", *(str(n) for n in messages), str(sum(messages)))
+    console.print(table)
+    held = hub_stats.get("held", {})
+    console.print(
+        "held and why: " + (", ".join(f"{k} {v}" for k, v in sorted(held.items())) or "none")
+    )
+    console.print(
+        "reservations: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("reservations", {}).items()))
+    )
+    console.print(
+        f"flash sale of {HOT_SKU}: {other['flash_sale_won']} won, "
+        f"{other['flash_sale_missed']} missed, {HOT_SKU_STOCK} units in stock"
+    )
+    errors = other["server_errors"] + other["connection_errors"]
+    oversells = int(books.get("oversells", 0))
+    balanced = bool(books.get("balanced"))
+    console.print(f"oversells: {oversells}")
+    console.print(
+        "books balance: "
+        + (
+            "[green]yes[/] (on hand == ledger sum, reserved == active "
+            "reservations, every allocated order holds its lines)"
+            if balanced
+            else "[red]NO[/]"
+        )
+        + f" over {books.get('levels_checked', 0)} stock levels"
+    )
+    for violation in books.get("violations", [])[:20]:
+        console.print(
+            f"  [red]{violation['rule']}[/] {violation['subject']}: {violation['message']}"
+        )
+    console.print(f"server errors: {errors}")
+    ok = balanced and oversells == 0 and errors == 0
+    console.print("[bold green]demo OK[/]" if ok else "[bold red]demo found problems[/]")
+    return ok
