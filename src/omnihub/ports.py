@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,7 +91,7 @@ class LocationRepository(abc.ABC):
     def get(self, code: str) -> Location | None: ...
 
     @abc.abstractmethod
-    def list(self) -> list[Location]: ...
+    def list(self) -> builtins.list[Location]: ...
 
 
 class StockRepository(abc.ABC):
@@ -192,11 +193,11 @@ class OrderRepository(abc.ABC):
     ) -> OrderPage: ...
 
     @abc.abstractmethod
-    def waiting_for_mapping(self, channel: str, channel_sku: str) -> list[str]:
+    def waiting_for_mapping(self, channel: str, channel_sku: str) -> builtins.list[str]:
         """Ids of held orders with an unresolved line of that channel sku."""
 
     @abc.abstractmethod
-    def count_by(self) -> list[tuple[str, str, str | None, int]]:
+    def count_by(self) -> builtins.list[tuple[str, str, str | None, int]]:
         """(channel, status, hold_reason, count) rows."""
 
 

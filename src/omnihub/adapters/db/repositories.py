@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -164,17 +165,17 @@ class SqlLocationRepository(LocationRepository):
         row = self.conn.execute(sa.select(locations).where(locations.c.code == code)).first()
         return None if row is None else _location(row)
 
-    def list(self) -> list[Location]:
+    def list(self) -> builtins.list[Location]:
         rows = self.conn.execute(sa.select(locations).order_by(locations.c.code))
         return [_location(row) for row in rows]
 
 
 def _json_buyer(buyer: Buyer) -> dict[str, Any]:
-    return {k: getattr(buyer, k) for k in Buyer.__slots__}  # type: ignore[attr-defined]
+    return {k: getattr(buyer, k) for k in Buyer.__slots__}
 
 
 def _json_address(address: Address) -> dict[str, Any]:
-    return {k: getattr(address, k) for k in Address.__slots__}  # type: ignore[attr-defined]
+    return {k: getattr(address, k) for k in Address.__slots__}
 
 
 def _json_payment(payment: Payment | None) -> dict[str, Any] | None:
@@ -246,7 +247,7 @@ class SqlOrderRepository(OrderRepository):
         items = self._hydrate(rows[:limit])
         return OrderPage(items, items[-1].id if more and items else None)
 
-    def waiting_for_mapping(self, channel: str, channel_sku: str) -> list[str]:
+    def waiting_for_mapping(self, channel: str, channel_sku: str) -> builtins.list[str]:
         rows = self.conn.execute(
             sa.select(ORD.c.id).distinct()
             .join(order_lines, order_lines.c.order_id == ORD.c.id)
@@ -260,18 +261,18 @@ class SqlOrderRepository(OrderRepository):
         )
         return [order_id for (order_id,) in rows]
 
-    def count_by(self) -> list[tuple[str, str, str | None, int]]:
+    def count_by(self) -> builtins.list[tuple[str, str, str | None, int]]:
         rows = self.conn.execute(
             sa.select(ORD.c.channel, ORD.c.status, ORD.c.hold_reason, sa.func.count())
             .group_by(ORD.c.channel, ORD.c.status, ORD.c.hold_reason)
         )
         return [(c, s, h, int(n)) for c, s, h, n in rows]
 
-    def _hydrate(self, rows: Sequence[Any]) -> list[Order]:
+    def _hydrate(self, rows: Sequence[Any]) -> builtins.list[Order]:
         ids = [row.id for row in rows]
         if not ids:
             return []
-        lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
+        lines: dict[str, builtins.list[OrderLine]] = {i: [] for i in ids}
         for ln in self.conn.execute(
             sa.select(order_lines)
             .where(order_lines.c.order_id.in_(ids))
@@ -285,7 +286,7 @@ class SqlOrderRepository(OrderRepository):
                     Money.from_cents(ln.discount_cents, currency), ln.sku,
                 )
             )
-        history: dict[str, list[Transition]] = {i: [] for i in ids}
+        history: dict[str, builtins.list[Transition]] = {i: [] for i in ids}
         for t in self.conn.execute(
             sa.select(order_transitions)
             .where(order_transitions.c.order_id.in_(ids))

@@ -51,7 +51,7 @@ def _classify(response: httpx.Response) -> str:
     if response.status_code == 202:
         return "held"
     if response.status_code == 200:
-        return response.json().get("outcome", "known")
+        return str(response.json().get("outcome", "known"))
     if response.status_code >= 500:
         return "server_errors"
     return "rejected"
@@ -99,7 +99,7 @@ class ChannelSimulator(Simulator):
         self.rate = rate
         self.demo = demo
         self.sequence = 0
-        self.later: list[tuple[float, int, dict[str, Any]]] = []  # (due, tie, payload)
+        self.later: list[tuple[float, float, dict[str, Any]]] = []  # (due, tie, payload)
         self.unmapped = [m.channel_sku for m in demo.unmapped if m.channel == channel]
         self.stores = [loc for loc in demo.locations if loc.code.startswith("ST-")]
 

@@ -6,6 +6,7 @@ import random
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def run_demo(
     )
     stats = channels.Stats()
     stop = threading.Event()
-    common = {"base_url": base_url, "stats": stats, "stop": stop}
+    common: dict[str, Any] = {"base_url": base_url, "stats": stats, "stop": stop}
     sims: list[channels.Simulator] = [
         channels.ChannelSimulator(name, rate * share, demo, seed=seed + i, **common)
         for i, (name, share) in enumerate(channels.CHANNEL_SHARE.items())
@@ -189,7 +190,7 @@ def _dashboard(
         table.add_column(column, justify="right" if column != "channel" else "left")
     orders = hub_stats.get("orders", {})
     for name in channels.CHANNEL_SHARE:
-        c = per.get(name, {})
+        c = per.get(name, Counter())
         table.add_row(
             name,
             str(c.get("sent", 0)),
@@ -240,7 +241,7 @@ def _summary(
         table.add_row(status, *(str(n) for n in row), str(sum(row)))
     totals = [sum(orders[name].values()) for name in names]
     table.add_row("[bold]orders[/]", *(str(n) for n in totals), str(sum(totals)))
-    messages = [per.get(name, {}).get("sent", 0) for name in names]
+    messages = [per.get(name, Counter()).get("sent", 0) for name in names]
     table.add_row("messages sent", *(str(n) for n in messages), str(sum(messages)))
     console.print(table)
     held = hub_stats.get("held", {})

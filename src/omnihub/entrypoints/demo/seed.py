@@ -4,6 +4,7 @@ a few hundred SKUs, channel listings mapped to them, and opening stock."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from omnihub.domain.catalog import ChannelMapping, Sku
@@ -182,7 +183,7 @@ CATEGORIES = [
 VARIANTS_PER_CATEGORY = 22  # 220 SKUs
 
 #: Channels of the demo and how each names a listing (its own product/sku ids).
-CHANNELS = {
+CHANNELS: dict[str, Callable[[int, str], str]] = {
     "tmall": lambda i, code: f"TM{600000 + i}",
     "jd": lambda i, code: f"JD-{100023400 + i}",
     "pdd": lambda i, code: f"PDD{8800 + i}-1",
