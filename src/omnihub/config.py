@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     db_pool_size: int = Field(default=10, gt=0)
     auto_migrate: bool = True
+    review_rules: str | None = None
+    """Path of a TOML file of review rules; the built-in defaults when unset."""
+    same_day_radius_km: float = Field(default=5.0, gt=0)
+    merge_window_seconds: float = Field(default=60.0, ge=0)
+    pickup_pay_seconds: float = Field(default=900.0, gt=0)
+    pickup_collect_seconds: float = Field(default=72 * 3600.0, gt=0)
+    release_interval_seconds: float = Field(default=1.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,7 @@ from omnihub.domain.events import Event
 from omnihub.domain.inventory import MovementKind, Reservation, ReservationState, StockLevel
 from omnihub.domain.locations import Location
 from omnihub.domain.orders import Order, OrderStatus
+from omnihub.domain.routing.fulfilment import Fulfilment, MergeGroup, MergeState
 
 
 class Clock(abc.ABC):
@@ -152,6 +153,10 @@ class ReservationRepository(abc.ABC):
         """Move an active reservation to ``to``; False if it was no longer active."""
 
     @abc.abstractmethod
+    def set_expiry(self, order_id: str, expires_at: datetime | None) -> None:
+        """Change when the active reservations of an order expire (None: never)."""
+
+    @abc.abstractmethod
     def expired(self, now: datetime, limit: int) -> list[Reservation]: ...
 
     @abc.abstractmethod
@@ -200,6 +205,90 @@ class OrderRepository(abc.ABC):
     def count_by(self) -> builtins.list[tuple[str, str, str | None, int]]:
         """(channel, status, hold_reason, count) rows."""
 
+    @abc.abstractmethod
+    def count_by_delivery(self) -> dict[str, int]:
+        """Orders per delivery mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class PickupCodeRecord:
+    order_id: str
+    code_hash: str
+    attempts: int
+    issued_at: datetime
+    used_at: datetime | None
+
+
+class RoutingRepository(abc.ABC):
+    """Routing decisions, fulfilments, merge groups and pickup codes."""
+
+    @abc.abstractmethod
+    def add_decision(
+        self, order_id: str, at: datetime, outcome: str, explanation: dict[str, Any]
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def decisions(self, order_id: str) -> builtins.list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def add_fulfilment(self, fulfilment: Fulfilment) -> None: ...
+
+    @abc.abstractmethod
+    def save_fulfilment(self, fulfilment: Fulfilment) -> None: ...
+
+    @abc.abstractmethod
+    def get_fulfilment(self, fulfilment_id: str) -> Fulfilment | None: ...
+
+    @abc.abstractmethod
+    def fulfilments(self, order_id: str) -> builtins.list[Fulfilment]: ...
+
+    @abc.abstractmethod
+    def fulfilments_per_node_since(self, since: datetime) -> dict[str, int]:
+        """How many fulfilments each node was given since ``since`` (its load today)."""
+
+    @abc.abstractmethod
+    def open_merge_group(self, merge_key: str, since: datetime) -> MergeGroup | None:
+        """The open group with that key created at or after ``since``, with its orders."""
+
+    @abc.abstractmethod
+    def get_merge_group(self, group_id: str) -> MergeGroup | None: ...
+
+    @abc.abstractmethod
+    def add_merge_group(self, group: MergeGroup) -> None: ...
+
+    @abc.abstractmethod
+    def set_merge_state(self, group_id: str, state: MergeState, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def groups_due(self, before: datetime, limit: int) -> builtins.list[MergeGroup]:
+        """Open groups created before ``before`` (their merge window has passed)."""
+
+    @abc.abstractmethod
+    def put_pickup_code(self, order_id: str, code_hash: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def pickup_code(self, order_id: str) -> PickupCodeRecord | None: ...
+
+    @abc.abstractmethod
+    def count_pickup_attempt(self, order_id: str) -> int:
+        """Add one wrong try; returns the tries so far."""
+
+    @abc.abstractmethod
+    def use_pickup_code(self, order_id: str, at: datetime) -> bool:
+        """Mark the code used; False if it was used already (single use)."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, int]:
+        """split_orders, merged_groups, merged_orders, pickup codes used."""
+
+    @abc.abstractmethod
+    def document(self, name: str) -> tuple[int, str] | None:
+        """(version, body) of a run-time document such as the review rules."""
+
+    @abc.abstractmethod
+    def save_document(self, name: str, body: str, at: datetime) -> int:
+        """Store a new version; returns its number."""
+
 
 class InboundLog(abc.ABC):
     """Every payload received, stored before anything is done with it."""
@@ -247,6 +336,7 @@ class UnitOfWork(abc.ABC):
     inbound: InboundLog
     audit: AuditLog
     outbox: Outbox
+    routing: RoutingRepository
 
     def __init__(self) -> None:
         self._events: list[Event] = []

@@ -23,6 +23,8 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"
     UNKNOWN_ACTION = "unknown_action"
     INVALID_ORDER = "invalid_order"
+    WRONG_PICKUP_CODE = "wrong_pickup_code"
+    PICKUP_CODE_LOCKED = "pickup_code_locked"
 
 
 class DomainError(Exception):

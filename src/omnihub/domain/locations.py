@@ -46,11 +46,17 @@ class Location:
     services: frozenset[Service] = field(default_factory=frozenset)
     channels: frozenset[str] = field(default_factory=frozenset)
     """Channels this node fulfils for; empty means every channel."""
+    capacity_per_day: int | None = None
+    """Fulfilments the node can take a day; None is unlimited."""
+    priority: int = 0
+    """Routing preference: lower is preferred (it adds ``priority`` × weight to the cost)."""
 
     def __post_init__(self) -> None:
         valid_code(self.code, "location code")
         if not self.name.strip():
             raise InvalidInput("a location needs a name")
+        if self.capacity_per_day is not None and self.capacity_per_day < 0:
+            raise InvalidInput("capacity_per_day cannot be negative")
         if not (-90.0 <= self.lat <= 90.0) or not (-180.0 <= self.lon <= 180.0):
             raise InvalidInput(f"coordinates ({self.lat}, {self.lon}) are outside the globe")
 

@@ -55,6 +55,8 @@ class HoldReason(StrEnum):
     UNMAPPED_SKU = "unmapped_sku"
     NO_STOCK = "no_stock"
     NO_NODE = "no_node"
+    PICKUP_STORE_SHORT = "pickup_store_short"
+    PICKUP_EXPIRED = "pickup_expired"
     MANUAL = "manual"
 
 
@@ -77,6 +79,8 @@ class Buyer:
     phone: str | None = None
     email: str | None = None
     member_id: str | None = None
+    tier: str | None = None
+    """Member tier as the channel or the member centre knows it (e.g. "vip")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,13 @@ class Order:
     remark: str = ""
     hold_reason: str | None = None
     held_from: OrderStatus | None = None
+    cod: bool = False
+    """Cash on delivery: no payment record is expected before shipping."""
+    service_level: str | None = None
+    """Set by a member-tier rule, e.g. "next_day"."""
+    reviewed: bool = False
+    """Automatic review has run (or a person released the order past it)."""
+    merge_group: str | None = None
     version: int = 0
     transitions: list[Transition] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -219,6 +230,10 @@ class Order:
             ev.ORDER_STATUS_CHANGED, at, {"from": str(previous), "to": str(target), "cause": cause}
         )
 
+    def note(self, cause: str, at: datetime) -> None:
+        """Record something that happened to the order without changing its status."""
+        self.transitions.append(Transition(self.status, self.status, cause, at))
+
     def hold(self, reason: str, at: datetime, cause: str | None = None) -> None:
         if self.status is S.HELD:
             self.hold_reason = reason
@@ -241,6 +256,14 @@ class Order:
         self.transition(target, cause, at)
 
     def pay(self, payment: Payment | None, cause: str, at: datetime) -> None:
+        if self.status is S.HELD and self.held_from not in (None, S.CREATED):
+            # Already paid: HELD -> PAID here would lift the hold behind the reason's back.
+            raise DomainError(
+                f"order {self.id} was paid before it was held ({self.hold_reason}); "
+                "release the hold instead of paying again",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+                details={"status": str(self.status), "held_from": str(self.held_from)},
+            )
         if payment is not None:
             self.payment = payment
         if self.status is S.HELD and self.held_from is S.CREATED:

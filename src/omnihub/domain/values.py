@@ -23,7 +23,10 @@ def to_decimal(value: Decimal | str | int) -> Decimal:
         raise InvalidInput(f"{value!r} is not an amount of money") from exc
     if not amount.is_finite():
         raise InvalidInput(f"{value!r} is not an amount of money")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than the context holds, e.g. "1e30"
+        raise InvalidInput(f"{value!r} is not an amount of money (too large)") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,10 @@ def utc(moment: datetime) -> datetime:
     """Normalise an aware datetime to UTC; naive ones are refused (edges convert local times)."""
     if moment.tzinfo is None:
         raise InvalidInput("times must carry a UTC offset, e.g. 2026-11-11T00:00:01+08:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+08:00 is before year 1 in UTC
+        raise InvalidInput(f"time {moment.isoformat()} is out of range") from exc
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -8,6 +8,7 @@ from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.errors import AlreadyExists, ErrorCode, NotFound
 from omnihub.ports import Clock, UnitOfWork
 from omnihub.services import orders as order_services
+from omnihub.services.routing import RoutingPolicy
 
 
 def add_sku(uow: UnitOfWork, sku: Sku) -> Sku:
@@ -18,7 +19,11 @@ def add_sku(uow: UnitOfWork, sku: Sku) -> Sku:
 
 
 def add_mapping(
-    uow: UnitOfWork, mapping: ChannelMapping, clock: Clock, actor: str = "api"
+    uow: UnitOfWork,
+    mapping: ChannelMapping,
+    clock: Clock,
+    actor: str = "api",
+    policy: RoutingPolicy | None = None,
 ) -> tuple[ChannelMapping, list[str]]:
     """Bind a channel listing to a SKU and resume the orders that waited for it.
 
@@ -46,12 +51,14 @@ def add_mapping(
             actor=actor, action="mapping.added", subject=f"sku:{mapping.sku}",
             details={"channel": mapping.channel, "channel_sku": mapping.channel_sku}, at=now,
         )
-        released = _release_waiting(uow, mapping, now)
+        released = _release_waiting(uow, mapping, now, policy)
         uow.commit()
     return mapping, released
 
 
-def _release_waiting(uow: UnitOfWork, mapping: ChannelMapping, now: datetime) -> list[str]:
+def _release_waiting(
+    uow: UnitOfWork, mapping: ChannelMapping, now: datetime, policy: RoutingPolicy | None
+) -> list[str]:
     released = []
     for order_id in uow.orders.waiting_for_mapping(mapping.channel, mapping.channel_sku):
         order = uow.orders.get(order_id)
@@ -59,7 +66,7 @@ def _release_waiting(uow: UnitOfWork, mapping: ChannelMapping, now: datetime) ->
             continue
         if order_services.resolve_lines(uow, order) and order.hold_reason == "unmapped_sku":
             order.resume(f"mapping {mapping.channel_sku} -> {mapping.sku} added", now)
-            order_services.allocate_if_paid(uow, order, now)
+            order_services.allocate_if_paid(uow, order, now, policy)
             released.append(order.id)
         uow.orders.save(order)
     return released

@@ -7,7 +7,8 @@ from typing import Any
 
 from omnihub.domain import events as ev
 from omnihub.domain.events import Event
-from omnihub.domain.orders import HOLDS_STOCK
+from omnihub.domain.locations import DeliveryMode
+from omnihub.domain.orders import HOLDS_STOCK, OrderStatus
 from omnihub.ports import Clock, UnitOfWork
 
 
@@ -76,7 +77,9 @@ def _order_violations(uow: UnitOfWork) -> list[Violation]:
         page = uow.orders.list(cursor=cursor, limit=500)
         for order in page.items:
             held = uow.reservations.for_order(order.id)
-            if order.status in HOLDS_STOCK:
+            waiting_pickup = (order.status is OrderStatus.CREATED
+                              and order.delivery is DeliveryMode.PICKUP and held)
+            if order.status in HOLDS_STOCK or waiting_pickup:
                 wanted: dict[str, int] = {}
                 for line in order.lines:
                     if line.sku:

@@ -199,25 +199,28 @@ def release_reservation(uow: UnitOfWork, reservation_id: str, clock: Clock) -> R
         return replace(reservation, state=ReservationState.RELEASED)
 
 
-def expire_reservations(uow: UnitOfWork, clock: Clock, batch: int = 500) -> int:
-    """The sweeper: release every reservation whose time ran out. Safe to run in many workers."""
+def expire_due(uow: UnitOfWork, clock: Clock, batch: int = 500) -> list[Reservation]:
+    """The sweeper: release every reservation whose time ran out. Safe to run in many workers.
+
+    Returns the reservations this call expired (another sweeper's are not included).
+    """
     now = clock.now()
-    expired = 0
+    expired = []
     with uow:
-        skus = set()
         for reservation in uow.reservations.expired(now, batch):
             if not uow.reservations.change_state(reservation.id, ReservationState.EXPIRED, now):
                 continue  # another sweeper or a release got there first
             uow.stock.unreserve(reservation.location, reservation.sku, reservation.qty)
-            uow.emit(
-                reservation_event(ev.RESERVATION_EXPIRED, reservation, now)
-            )
-            skus.add(reservation.sku)
-            expired += 1
-        for sku in sorted(skus):
+            uow.emit(reservation_event(ev.RESERVATION_EXPIRED, reservation, now))
+            expired.append(reservation)
+        for sku in sorted({r.sku for r in expired}):
             uow.emit(stock_changed_event(uow, sku, now))
         uow.commit()
     return expired
+
+
+def expire_reservations(uow: UnitOfWork, clock: Clock, batch: int = 500) -> int:
+    return len(expire_due(uow, clock, batch))
 
 
 def stock_of(uow: UnitOfWork, sku: str) -> SkuStock:

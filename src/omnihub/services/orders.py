@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from omnihub.domain import events as ev
-from omnihub.domain.allocation import Need, NoFulfilmentNode, candidate_nodes, plan
 from omnihub.domain.errors import Conflict, DomainError, ErrorCode, InvalidInput, NotFound
 from omnihub.domain.inventory import (
-    InsufficientStock,
-    MovementKind,
     Reservation,
     ReservationState,
 )
@@ -22,12 +19,14 @@ from omnihub.domain.orders import (
     Address,
     Buyer,
     HoldReason,
+    IllegalTransition,
     Order,
     OrderLine,
     OrderStatus,
     Payment,
 )
-from omnihub.domain.values import Money, new_id
+from omnihub.domain.routing.fulfilment import FulfilmentStatus
+from omnihub.domain.values import Money, new_id, utc
 from omnihub.ports import (
     Clock,
     ConcurrentUpdate,
@@ -35,7 +34,8 @@ from omnihub.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from omnihub.services.inventory import reservation_event, stock_changed_event
+from omnihub.services import routing
+from omnihub.services.routing import RoutingPolicy
 
 #: How often allocation re-plans after losing a race for stock before holding the order.
 ALLOCATION_ATTEMPTS = 3
@@ -70,6 +70,7 @@ class IngestOrder:
     total: Money = field(default_factory=lambda: Money.of("0"))
     payment: Payment | None = None
     remark: str = ""
+    cod: bool = False
     raw: str = ""
 
 
@@ -85,16 +86,21 @@ class Outcome(StrEnum):
 class IngestResult:
     order: Order
     outcome: Outcome
+    pickup_code: str | None = None
+    """Issued when this message made the store hold a pickup order; shown to the buyer once."""
 
 
 def ingest_order(
-    uow_factory: UnitOfWorkFactory, command: IngestOrder, clock: Clock
+    uow_factory: UnitOfWorkFactory,
+    command: IngestOrder,
+    clock: Clock,
+    policy: RoutingPolicy | None = None,
 ) -> IngestResult:
     """Store the raw payload, then create the order or apply a newer update of it, exactly once."""
     last_error: DomainError | None = None
     for _ in range(INGEST_ATTEMPTS):
         try:
-            return _ingest_once(uow_factory(), command, clock)
+            return _ingest_once(uow_factory(), command, clock, policy)
         except (DuplicateOrder, ConcurrentUpdate) as exc:
             last_error = exc  # a concurrent delivery of the same order won: read it and go on
         except DomainError as exc:
@@ -104,7 +110,9 @@ def ingest_order(
     raise last_error
 
 
-def _ingest_once(uow: UnitOfWork, command: IngestOrder, clock: Clock) -> IngestResult:
+def _ingest_once(
+    uow: UnitOfWork, command: IngestOrder, clock: Clock, policy: RoutingPolicy | None
+) -> IngestResult:
     now = clock.now()
     with uow:
         inbound_id = uow.inbound.record(
@@ -113,24 +121,27 @@ def _ingest_once(uow: UnitOfWork, command: IngestOrder, clock: Clock) -> IngestR
         )
         existing = uow.orders.get_by_external(command.channel, command.external_id)
         if existing is not None:
-            outcome = _apply_update(uow, existing, command, now)
+            outcome, code = _apply_update(uow, existing, command, now, policy)
             if outcome is Outcome.UPDATED:
                 uow.orders.save(existing)
             _finish_inbound(uow, inbound_id, outcome, existing.id)
             uow.commit()
-            return IngestResult(existing, outcome)
+            return IngestResult(existing, outcome, code)
         order = _new_order(command, now)
         resolve_lines(uow, order)
-        if order.unresolved_lines:
+        # An order that arrives already cancelled is kept as it is: nothing will be fulfilled,
+        # and holding it (CANCELLED -> HELD) is illegal, which used to reject the whole message.
+        if order.unresolved_lines and order.status is not OrderStatus.CANCELLED:
             missing = ", ".join(line.channel_sku for line in order.unresolved_lines)
             order.hold(HoldReason.UNMAPPED_SKU, now, f"no SKU mapped for {missing}")
         uow.orders.add(order)
-        if allocate_if_paid(uow, order, now):
+        routed = routing.route_order(uow, order, now, policy)
+        if routed.changed:
             uow.orders.save(order)
         outcome = Outcome.HELD if order.status is OrderStatus.HELD else Outcome.CREATED
         _finish_inbound(uow, inbound_id, outcome, order.id)
         uow.commit()
-        return IngestResult(order, outcome)
+        return IngestResult(order, outcome, routed.pickup_code)
 
 
 def _finish_inbound(uow: UnitOfWork, inbound_id: int, outcome: Outcome, order_id: str) -> None:
@@ -160,17 +171,23 @@ def _new_order(command: IngestOrder, now: datetime) -> Order:
         channel_created_at=command.created_at, channel_updated_at=command.updated_at, at=now,
         buyer=command.buyer, ship_to=command.ship_to, pickup_location=command.pickup_location,
         shipping_fee=command.shipping_fee, total=command.total, payment=command.payment,
-        remark=command.remark,
+        remark=command.remark, cod=command.cod,
     )
 
 
-def _apply_update(uow: UnitOfWork, order: Order, command: IngestOrder, now: datetime) -> Outcome:
+def _apply_update(
+    uow: UnitOfWork,
+    order: Order,
+    command: IngestOrder,
+    now: datetime,
+    policy: RoutingPolicy | None,
+) -> tuple[Outcome, str | None]:
     """A later message about a known order: newer wins, older or equal changes nothing."""
-    incoming = command.updated_at
+    incoming = utc(command.updated_at)  # refuses a naive local time, keeps UTC inside
     if incoming == order.channel_updated_at:
-        return Outcome.DUPLICATE
+        return Outcome.DUPLICATE, None
     if incoming < order.channel_updated_at:
-        return Outcome.STALE
+        return Outcome.STALE, None
     order.channel_updated_at = incoming
     order.buyer = command.buyer
     order.ship_to = command.ship_to
@@ -184,11 +201,16 @@ def _apply_update(uow: UnitOfWork, order: Order, command: IngestOrder, now: date
         and order.held_from is OrderStatus.CREATED
     ):
         order.pay(command.payment, f"paid on {order.channel}", now)
-        allocate_if_paid(uow, order, now)
-    elif target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
-        give_back_stock(uow, order, now, ReservationState.RELEASED)
+        return Outcome.UPDATED, routing.route_order(uow, order, now, policy).pickup_code
+    if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
+        _give_back(uow, order, now)
         order.transition(target, f"{target} on {order.channel}", now)
-    return Outcome.UPDATED
+    return Outcome.UPDATED, None
+
+
+def _give_back(uow: UnitOfWork, order: Order, now: datetime) -> None:
+    routing.give_back_stock(uow, order, now, ReservationState.RELEASED)
+    routing.close_fulfilments(uow, order, now, FulfilmentStatus.CANCELLED)
 
 
 def resolve_lines(uow: UnitOfWork, order: Order) -> bool:
@@ -207,88 +229,18 @@ def resolve_lines(uow: UnitOfWork, order: Order) -> bool:
     return not order.unresolved_lines
 
 
-def allocate_if_paid(uow: UnitOfWork, order: Order, now: datetime) -> bool:
-    """Reserve stock for a paid order, all lines or none; hold it with the reason otherwise.
-
-    Returns True when the order changed.
-    """
-    if order.status is not OrderStatus.PAID:
-        return False
-    needs = [Need(line.line_no, line.sku, line.qty) for line in order.lines if line.sku]
-    try:
-        nodes = candidate_nodes(
-            uow.locations.list(), channel=order.channel, mode=order.delivery,
-            pickup_location=order.pickup_location, buyer_lat=order.ship_to.lat,
-            buyer_lon=order.ship_to.lon,
-        )
-    except NoFulfilmentNode as exc:
-        order.hold(HoldReason.NO_NODE, now, exc.message)
-        return True
-    skus = sorted({need.sku for need in needs})
-    for _ in range(ALLOCATION_ATTEMPTS):
-        available = {(lv.location, lv.sku): lv.available for lv in uow.stock.levels(skus)}
-        try:
-            items = plan(needs, nodes, available)
-        except InsufficientStock as exc:
-            order.hold(HoldReason.NO_STOCK, now, exc.message)
-            return True
-        except NoFulfilmentNode as exc:
-            order.hold(HoldReason.NO_NODE, now, exc.message)
-            return True
-        # Rows are taken in one order (location, sku) so concurrent allocations cannot deadlock.
-        items.sort(key=lambda item: (item.location, item.sku, item.line_no))
-        taken = []
-        for item in items:
-            if not uow.stock.try_reserve(item.location, item.sku, item.qty):
-                break
-            taken.append(item)
-        else:
-            for item in items:
-                reservation = Reservation(
-                    id=new_id(), location=item.location, sku=item.sku, qty=item.qty,
-                    state=ReservationState.ACTIVE, created_at=now, order_id=order.id,
-                )
-                uow.reservations.add(reservation)
-                uow.emit(reservation_event(ev.RESERVATION_TAKEN, reservation, now))
-            for sku in sorted({item.sku for item in items}):
-                uow.emit(stock_changed_event(uow, sku, now))
-            nodes_used = sorted({item.location for item in items})
-            order.transition(OrderStatus.ALLOCATED, f"allocated at {', '.join(nodes_used)}", now)
-            return True
-        for item in taken:  # lost a race for one line: give back the others and plan again
-            uow.stock.unreserve(item.location, item.sku, item.qty)
-    order.hold(HoldReason.NO_STOCK, now, "stock was taken by other orders while allocating")
-    return True
-
-
-def give_back_stock(
-    uow: UnitOfWork, order: Order, now: datetime, how: ReservationState
-) -> list[Reservation]:
-    """Release (or consume, on shipment) every active reservation the order holds."""
-    ended = []
-    for reservation in uow.reservations.for_order(order.id):
-        if not uow.reservations.change_state(reservation.id, how, now):
-            continue
-        uow.stock.unreserve(reservation.location, reservation.sku, reservation.qty)
-        if how is ReservationState.CONSUMED:
-            uow.stock.move(
-                reservation.location, reservation.sku, MovementKind.SALE, -reservation.qty,
-                f"order:{order.id}:{reservation.id}", now,
-            )
-            uow.emit(reservation_event(ev.RESERVATION_CONSUMED, reservation, now))
-        else:
-            uow.emit(reservation_event(ev.RESERVATION_RELEASED, reservation, now))
-        ended.append(reservation)
-    for sku in sorted({r.sku for r in ended}):
-        uow.emit(stock_changed_event(uow, sku, now))
-    return ended
+def allocate_if_paid(
+    uow: UnitOfWork, order: Order, now: datetime, policy: RoutingPolicy | None = None
+) -> bool:
+    """Route the order if it is ready (paid, or an unpaid store pickup); True if it changed."""
+    return routing.route_order(uow, order, now, policy).changed
 
 
 # -- actions ----------------------------------------------------------------------------------
 
 ACTIONS = (
     "pay", "hold", "release", "allocate", "pick", "ship", "deliver", "complete", "cancel",
-    "refund",
+    "refund", "pickup",
 )
 
 
@@ -301,7 +253,9 @@ class OrderAction:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def apply_action(uow: UnitOfWork, command: OrderAction, clock: Clock) -> Order:
+def apply_action(
+    uow: UnitOfWork, command: OrderAction, clock: Clock, policy: RoutingPolicy | None = None
+) -> Order:
     """Move an order through its state machine on a person's or a system's request."""
     if command.action not in ACTIONS:
         raise InvalidInput(
@@ -309,12 +263,17 @@ def apply_action(uow: UnitOfWork, command: OrderAction, clock: Clock) -> Order:
             code=ErrorCode.UNKNOWN_ACTION,
         )
     now = clock.now()
+    if command.action == "pickup":
+        code = str(command.details.get("code") or "")
+        if not code.strip():
+            raise InvalidInput("give the pickup code the buyer shows: {\"code\": \"...\"}")
+        return routing.collect_pickup(uow, command.order_id, code, now, actor=command.actor)
     with uow:
         order = uow.orders.get(command.order_id)
         if order is None:
             raise NotFound(f"order {command.order_id} does not exist")
         cause = command.reason or f"{command.action} by {command.actor}"
-        _ACTION_HANDLERS[command.action](uow, order, cause, now)
+        _ACTION_HANDLERS[command.action](_Act(uow, order, cause, now, policy, command.details))
         uow.orders.save(order)
         uow.audit.record(
             actor=command.actor, action=f"order.{command.action}", subject=f"order:{order.id}",
@@ -325,83 +284,116 @@ def apply_action(uow: UnitOfWork, command: OrderAction, clock: Clock) -> Order:
     return order
 
 
-def _pay(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    order.pay(None, cause, now)
-    allocate_if_paid(uow, order, now)
+@dataclass(frozen=True, slots=True)
+class _Act:
+    uow: UnitOfWork
+    order: Order
+    cause: str
+    now: datetime
+    policy: RoutingPolicy | None
+    details: dict[str, Any]
 
 
-def _hold(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    if order.status in HOLDS_STOCK - {OrderStatus.ALLOCATED}:
+def _pay(a: _Act) -> None:
+    a.order.pay(None, a.cause, a.now)
+    routing.route_order(a.uow, a.order, a.now, a.policy)
+
+
+def _hold(a: _Act) -> None:
+    if a.order.status in HOLDS_STOCK - {OrderStatus.ALLOCATED}:
         raise Conflict(
-            f"order {order.id} is {order.status} at its node; cancel it there instead",
+            f"order {a.order.id} is {a.order.status} at its node; cancel it there instead",
             code=ErrorCode.ILLEGAL_TRANSITION,
         )
-    if order.status is OrderStatus.ALLOCATED:
-        give_back_stock(uow, order, now, ReservationState.RELEASED)
-    order.hold(HoldReason.MANUAL, now, cause)
+    if a.order.status is OrderStatus.ALLOCATED:
+        _give_back(a.uow, a.order, a.now)
+    a.order.hold(HoldReason.MANUAL, a.now, a.cause)
 
 
-def _release(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    """``release`` lifts a hold, or hands an allocated order to its fulfilment node."""
+def _release(a: _Act) -> None:
+    """``release`` lifts a hold (a person's decision), or hands an allocated order to its nodes."""
+    order = a.order
     if order.status is OrderStatus.HELD:
-        if not resolve_lines(uow, order):
+        if not resolve_lines(a.uow, order):
             missing = ", ".join(line.channel_sku for line in order.unresolved_lines)
             raise Conflict(
                 f"order {order.id} still has lines with no SKU mapped ({missing}); "
                 "add the mappings first",
                 code=ErrorCode.ILLEGAL_TRANSITION,
             )
-        order.resume(cause, now)
-        allocate_if_paid(uow, order, now)
+        order.reviewed = True  # a person looked at it: the review rules don't hold it again
+        order.resume(a.cause, a.now)
+        routing.route_order(a.uow, order, a.now, a.policy)
         return
-    order.transition(OrderStatus.RELEASED, cause, now)
+    if order.status is not OrderStatus.ALLOCATED:
+        raise IllegalTransition(order.id, order.status, OrderStatus.RELEASED)
+    routing.release_order(a.uow, order, a.now)
 
 
-def _allocate(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    if order.status is not OrderStatus.PAID:
+def _allocate(a: _Act) -> None:
+    if a.order.status is not OrderStatus.PAID:
         raise Conflict(
-            f"only a paid order can be allocated; order {order.id} is {order.status}",
+            f"only a paid order can be allocated; order {a.order.id} is {a.order.status}",
             code=ErrorCode.ILLEGAL_TRANSITION,
         )
-    allocate_if_paid(uow, order, now)
+    routing.route_order(a.uow, a.order, a.now, a.policy)
 
 
-def _simple(target: OrderStatus) -> Any:
-    def handler(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-        order.transition(target, cause, now)
-
-    return handler
+def _pick(a: _Act) -> None:
+    a.order.transition(OrderStatus.PICKED, a.cause, a.now)
 
 
-def _ship(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    order.transition(OrderStatus.SHIPPED, cause, now)
-    give_back_stock(uow, order, now, ReservationState.CONSUMED)
+def _ship(a: _Act) -> None:
+    a.order.transition(OrderStatus.SHIPPED, a.cause, a.now)
+    routing.give_back_stock(a.uow, a.order, a.now, ReservationState.CONSUMED)
+    for fulfilment in a.uow.routing.fulfilments(a.order.id):
+        if fulfilment.status in (FulfilmentStatus.PENDING, FulfilmentStatus.RELEASED):
+            fulfilment.status = FulfilmentStatus.SHIPPED
+            fulfilment.carrier = a.details.get("carrier") or fulfilment.carrier
+            fulfilment.tracking_number = (
+                a.details.get("tracking_number") or fulfilment.tracking_number
+            )
+            fulfilment.updated_at = a.now
+            a.uow.routing.save_fulfilment(fulfilment)
 
 
-def _deliver(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-    order.transition(OrderStatus.DELIVERED, cause, now)
-    give_back_stock(uow, order, now, ReservationState.CONSUMED)  # picked up at the store
+def _deliver(a: _Act) -> None:
+    if a.order.delivery is DeliveryMode.PICKUP:
+        raise Conflict(
+            f"order {a.order.id} is collected at the store: use the pickup action with the "
+            "buyer's code",
+            code=ErrorCode.ILLEGAL_TRANSITION,
+        )
+    a.order.transition(OrderStatus.DELIVERED, a.cause, a.now)
+    routing.give_back_stock(a.uow, a.order, a.now, ReservationState.CONSUMED)
+    routing.close_fulfilments(a.uow, a.order, a.now, FulfilmentStatus.DELIVERED)
 
 
-def _cancel_or_refund(target: OrderStatus) -> Any:
-    def handler(uow: UnitOfWork, order: Order, cause: str, now: datetime) -> None:
-        order.transition(target, cause, now)
-        give_back_stock(uow, order, now, ReservationState.RELEASED)
-
-    return handler
+def _complete(a: _Act) -> None:
+    a.order.transition(OrderStatus.COMPLETED, a.cause, a.now)
 
 
-_ACTION_HANDLERS = {
+def _cancel(a: _Act) -> None:
+    a.order.transition(OrderStatus.CANCELLED, a.cause, a.now)
+    _give_back(a.uow, a.order, a.now)
+
+
+def _refund(a: _Act) -> None:
+    a.order.transition(OrderStatus.REFUNDED, a.cause, a.now)
+    _give_back(a.uow, a.order, a.now)
+
+
+_ACTION_HANDLERS: dict[str, Callable[[_Act], None]] = {
     "pay": _pay,
     "hold": _hold,
     "release": _release,
     "allocate": _allocate,
-    "pick": _simple(OrderStatus.PICKED),
+    "pick": _pick,
     "ship": _ship,
     "deliver": _deliver,
-    "complete": _simple(OrderStatus.COMPLETED),
-    "cancel": _cancel_or_refund(OrderStatus.CANCELLED),
-    "refund": _cancel_or_refund(OrderStatus.REFUNDED),
+    "complete": _complete,
+    "cancel": _cancel,
+    "refund": _refund,
 }
 
 

@@ -141,7 +141,8 @@ def _location(row: Any) -> Location:
     return Location(
         code=row.code, name=row.name, type=LocationType(row.type), lat=row.lat, lon=row.lon,
         services=frozenset(Service(s) for s in row.services),
-        channels=frozenset(row.channels),
+        channels=frozenset(row.channels), capacity_per_day=row.capacity_per_day,
+        priority=row.priority,
     )
 
 
@@ -157,7 +158,8 @@ class SqlLocationRepository(LocationRepository):
                 code=location.code, name=location.name, type=str(location.type),
                 lat=location.lat, lon=location.lon,
                 services=sorted(str(s) for s in location.services),
-                channels=sorted(location.channels), created_at=_now(),
+                channels=sorted(location.channels), capacity_per_day=location.capacity_per_day,
+                priority=location.priority, created_at=_now(),
             )
         )
 
@@ -268,6 +270,12 @@ class SqlOrderRepository(OrderRepository):
         )
         return [(c, s, h, int(n)) for c, s, h, n in rows]
 
+    def count_by_delivery(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            sa.select(ORD.c.delivery, sa.func.count()).group_by(ORD.c.delivery)
+        )
+        return {mode: int(n) for mode, n in rows}
+
     def _hydrate(self, rows: Sequence[Any]) -> builtins.list[Order]:
         ids = [row.id for row in rows]
         if not ids:
@@ -310,7 +318,8 @@ class SqlOrderRepository(OrderRepository):
                 total=Money.from_cents(row.total_cents, row.currency),
                 payment=_payment(row.payment), remark=row.remark, hold_reason=row.hold_reason,
                 held_from=OrderStatus(row.held_from) if row.held_from else None,
-                version=row.version, transitions=history[row.id],
+                cod=row.cod, service_level=row.service_level, reviewed=row.reviewed,
+                merge_group=row.merge_group, version=row.version, transitions=history[row.id],
             )
             self.seen[order.id] = order
             self._loaded[order.id] = (
@@ -391,6 +400,10 @@ class SqlOrderRepository(OrderRepository):
             "remark": order.remark,
             "hold_reason": order.hold_reason,
             "held_from": str(order.held_from) if order.held_from else None,
+            "cod": order.cod,
+            "service_level": order.service_level,
+            "reviewed": order.reviewed,
+            "merge_group": order.merge_group,
             "channel_created_at": order.channel_created_at,
             "channel_updated_at": order.channel_updated_at,
             "version": order.version,

@@ -75,12 +75,7 @@ class SqlStockRepository(StockRepository):
         self, location: str, sku: str, kind: MovementKind, delta: int, reference: str, at: datetime
     ) -> None:
         self._ensure_row(location, sku)
-        self.conn.execute(
-            sa.insert(stock_ledger).values(
-                location=location, sku=sku, kind=str(kind), qty=delta, reference=reference,
-                created_at=at,
-            )
-        )
+        # Counter first: a refused movement must not leave its ledger row in the transaction.
         changed = self.conn.execute(
             sa.update(L)
             .where(L.c.location == location, L.c.sku == sku, L.c.on_hand + delta >= 0)
@@ -88,6 +83,12 @@ class SqlStockRepository(StockRepository):
         ).rowcount
         if changed != 1:
             raise ValueError(f"movement would make on-hand of {sku} at {location} negative")
+        self.conn.execute(
+            sa.insert(stock_ledger).values(
+                location=location, sku=sku, kind=str(kind), qty=delta, reference=reference,
+                created_at=at,
+            )
+        )
 
     def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
         row = self.conn.execute(
@@ -185,6 +186,13 @@ class SqlReservationRepository(ReservationRepository):
             .values(state=str(to), ended_at=at)
         )
         return result.rowcount == 1
+
+    def set_expiry(self, order_id: str, expires_at: datetime | None) -> None:
+        self.conn.execute(
+            sa.update(R)
+            .where(R.c.order_id == order_id, R.c.state == str(ReservationState.ACTIVE))
+            .values(expires_at=expires_at)
+        )
 
     def expired(self, now: datetime, limit: int) -> list[Reservation]:
         rows = self.conn.execute(

@@ -79,6 +79,8 @@ locations = sa.Table(
     sa.Column("lon", sa.Float, nullable=False),
     sa.Column("services", sa.JSON, nullable=False),
     sa.Column("channels", sa.JSON, nullable=False),
+    sa.Column("capacity_per_day", sa.Integer, nullable=True),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -145,6 +147,10 @@ orders = sa.Table(
     sa.Column("remark", sa.Text, nullable=False),
     sa.Column("hold_reason", sa.String(64), nullable=True),
     sa.Column("held_from", sa.String(16), nullable=True),
+    sa.Column("cod", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("service_level", sa.String(32), nullable=True),
+    sa.Column("reviewed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("merge_group", sa.String(26), nullable=True),
     sa.Column("channel_created_at", UtcDateTime, nullable=False),
     sa.Column("channel_updated_at", UtcDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -152,6 +158,7 @@ orders = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_orders_channel_id", "channel", "id"),
     sa.Index("ix_orders_status_id", "status", "id"),
+    sa.Index("ix_orders_merge_group", "merge_group"),
 )
 
 order_lines = sa.Table(
@@ -218,4 +225,67 @@ outbox = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("delivered_at", UtcDateTime, nullable=True),
     sa.Index("ix_outbox_delivered_at_id", "delivered_at", "id"),
+)
+
+# Why each order went where it went (or was held): candidates, rejections, the plan and its cost.
+routing_decisions = sa.Table(
+    "routing_decisions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(26), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("explanation", sa.JSON, nullable=False),
+    sa.Index("ix_routing_decisions_order_id", "order_id"),
+)
+
+# One shipment per node under an order (a split order has several).
+fulfilments = sa.Table(
+    "fulfilments",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("order_id", sa.String(26), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("shipment", sa.String(40), nullable=True),
+    sa.Column("carrier", sa.String(64), nullable=True),
+    sa.Column("tracking_number", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_fulfilments_order_id", "order_id"),
+    sa.Index("ix_fulfilments_location_created_at", "location", "created_at"),
+)
+
+# Orders of one buyer to one address fulfilled together (合单) until unmerged or released.
+merge_groups = sa.Table(
+    "merge_groups",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("merge_key", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_merge_groups_merge_key_state", "merge_key", "state"),
+)
+
+# Store pickup codes (BOPIS): only a hash is kept; wrong tries are counted.
+pickup_codes = sa.Table(
+    "pickup_codes",
+    metadata,
+    sa.Column("order_id", sa.String(26), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+)
+
+# Documents a person edits at run time (the review rules), shared by every worker.
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -16,6 +16,7 @@ from omnihub.adapters.db.repositories import (
     SqlOrderRepository,
     SqlOutbox,
 )
+from omnihub.adapters.db.routing import SqlRoutingRepository
 from omnihub.adapters.db.stock import SqlReservationRepository, SqlStockRepository
 from omnihub.ports import UnitOfWork
 
@@ -33,6 +34,13 @@ class SqlUnitOfWork(UnitOfWork):
         conn = self.engine.connect()
         if self.read_only and self.engine.dialect.name == "sqlite":
             conn = conn.execution_options(sqlite_begin="DEFERRED")
+        elif self.read_only:
+            # One snapshot for the whole unit of work: under READ COMMITTED each statement sees
+            # the commits made since the previous one, so a report that reads levels, ledger and
+            # reservations one after another would find "violations" that never existed.
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         self._conn = conn
         self._tx = conn.begin()
         self.catalog = SqlCatalogRepository(conn)
@@ -43,6 +51,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.inbound = SqlInboundLog(conn)
         self.audit = SqlAuditLog(conn)
         self.outbox = SqlOutbox(conn)
+        self.routing = SqlRoutingRepository(conn)
         return self
 
     def __exit__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -13,22 +13,47 @@ from fastapi.concurrency import run_in_threadpool
 from omnihub import __version__
 from omnihub.bootstrap import Hub, bootstrap
 from omnihub.entrypoints.api import errors
-from omnihub.entrypoints.api.routers import catalog, inventory, locations, operations, orders
-from omnihub.services.inventory import expire_reservations
+from omnihub.entrypoints.api.routers import (
+    catalog,
+    inventory,
+    locations,
+    operations,
+    orders,
+    routing,
+)
+from omnihub.services import routing as routing_services
+from omnihub.services.inventory import expire_due
 
 log = logging.getLogger("omnihub.workers")
 
 
-async def _sweeper(hub: Hub) -> None:
-    """Release expired reservations every few seconds (safe with several workers)."""
+async def _every(seconds: float, name: str, job: Callable[[], object]) -> None:
+    """Run ``job`` in a thread every ``seconds``; a failure is logged and the loop goes on."""
     while True:
-        await asyncio.sleep(hub.settings.sweep_interval_seconds)
+        await asyncio.sleep(seconds)
         try:
-            expired = await run_in_threadpool(expire_reservations, hub.uow(), hub.clock)
-            if expired:
-                log.info("released %d expired reservation(s)", expired)
-        except Exception:  # keep sweeping; the failure is logged with its traceback
-            log.exception("reservation sweep failed")
+            await run_in_threadpool(job)
+        except Exception:  # keep the worker alive; the traceback is in the log
+            log.exception("%s failed", name)
+
+
+def _sweep(hub: Hub) -> None:
+    """Release expired reservations; cancel the store pickups whose hold ran out."""
+    expired = expire_due(hub.uow(), hub.clock)
+    if expired:
+        log.info("released %d expired reservation(s)", len(expired))
+    orders = sorted({r.order_id for r in expired if r.order_id})
+    if orders:
+        routing_services.expire_pickup_holds(hub.uow(), orders, hub.clock.now())
+
+
+def _release(hub: Hub) -> None:
+    routing_services.release_due(hub.uow(), hub.clock.now(), hub.policy)
+
+
+def _sync_rules(hub: Hub) -> None:
+    if routing_services.sync_review_rules(hub.read_uow(), hub.policy):
+        log.info("review rules version %d loaded", hub.policy.rules_version)
 
 
 def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
@@ -36,9 +61,18 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweeper(hub)) if sweeper else None
+        tasks = []
+        if sweeper:
+            settings = hub.settings
+            tasks = [
+                asyncio.create_task(_every(settings.sweep_interval_seconds, "reservation sweep",
+                                           lambda: _sweep(hub))),
+                asyncio.create_task(_every(settings.release_interval_seconds, "order release",
+                                           lambda: _release(hub))),
+                asyncio.create_task(_every(2.0, "review rules sync", lambda: _sync_rules(hub))),
+            ]
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -51,7 +85,8 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
     )
     app.state.hub = hub
     errors.install(app)
-    for module in (catalog, locations, inventory, orders, operations):
+    for module in (catalog, locations, inventory, orders, routing, operations):
         app.include_router(module.router)
+    app.add_middleware(errors.NoNulInUrl)
     app.add_middleware(errors.BodyLimit, limit=hub.settings.max_body_bytes)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -121,10 +122,32 @@ class BodyLimit:
         return f"the request body is larger than {self.limit} bytes"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("body_too_large", self._message())
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_error(send, 413, error_body("body_too_large", self._message()))
+
+
+class NoNulInUrl:
+    """Refuse a path or query with a NUL character (%00): no name or id has one, and PostgreSQL
+    cannot even compare text holding one (it would be a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or b"\x00" in unquote_to_bytes(scope.get("query_string", b""))
+        ):
+            await _send_error(send, 422, error_body(
+                str(ErrorCode.VALIDATION),
+                "the URL contains a NUL character (%00); no name or id in the hub has one",
+            ))
+            return
+        await self.app(scope, receive, send)
+
+
+async def _send_error(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

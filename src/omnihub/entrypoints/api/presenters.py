@@ -9,6 +9,7 @@ from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.inventory import Reservation, StockLevel
 from omnihub.domain.locations import Location
 from omnihub.domain.orders import Order
+from omnihub.domain.routing.fulfilment import Fulfilment, MergeGroup
 from omnihub.services.inventory import SkuStock
 
 
@@ -24,7 +25,8 @@ def mapping(item: ChannelMapping) -> dict[str, Any]:
 def location(item: Location) -> dict[str, Any]:
     return {"code": item.code, "name": item.name, "type": str(item.type), "lat": item.lat,
             "lon": item.lon, "services": sorted(str(s) for s in item.services),
-            "channels": sorted(item.channels)}
+            "channels": sorted(item.channels), "capacity_per_day": item.capacity_per_day,
+            "priority": item.priority}
 
 
 def level(item: StockLevel) -> dict[str, Any]:
@@ -44,6 +46,18 @@ def reservation(item: Reservation) -> dict[str, Any]:
             "expires_at": item.expires_at.isoformat() if item.expires_at else None}
 
 
+def fulfilment(item: Fulfilment) -> dict[str, Any]:
+    return {"id": item.id, "order_id": item.order_id, "location": item.location,
+            "status": str(item.status), "lines": item.lines, "shipment": item.shipment,
+            "carrier": item.carrier, "tracking_number": item.tracking_number,
+            "created_at": item.created_at.isoformat(), "updated_at": item.updated_at.isoformat()}
+
+
+def merge_group(item: MergeGroup) -> dict[str, Any]:
+    return {"id": item.id, "state": str(item.state), "orders": item.order_ids,
+            "created_at": item.created_at.isoformat()}
+
+
 def order_summary(item: Order) -> dict[str, Any]:
     return {
         "id": item.id, "channel": item.channel, "external_id": item.external_id,
@@ -59,6 +73,9 @@ def order(item: Order, reservations: list[Reservation] | None = None) -> dict[st
     body.update({
         "pickup_location": item.pickup_location,
         "held_from": str(item.held_from) if item.held_from else None,
+        "cod": item.cod,
+        "service_level": item.service_level,
+        "merge_group": item.merge_group,
         "buyer": asdict(item.buyer),
         "ship_to": asdict(item.ship_to),
         "lines": [

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -26,6 +27,7 @@ def _no_float(value: Any) -> Any:
     return value
 
 
+MAX_MONEY = Decimal("999999999999.99")
 MoneyField = Annotated[
     Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=2)
 ]
@@ -36,6 +38,14 @@ Text = Annotated[str, StringConstraints(max_length=500)]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it on every database alike
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return value
 
 
 class SkuIn(Body):
@@ -60,6 +70,8 @@ class LocationIn(Body):
     lon: float = Field(ge=-180, le=180)
     services: list[Service] = Field(default_factory=list)
     channels: list[Code] = Field(default_factory=list)
+    capacity_per_day: int | None = Field(default=None, ge=0, le=10_000_000)
+    priority: int = Field(default=0, ge=-1000, le=1000)
 
 
 class MovementIn(Body):
@@ -88,6 +100,7 @@ class BuyerIn(Body):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
     email: Annotated[str, StringConstraints(max_length=200)] | None = None
+    tier: Annotated[str, StringConstraints(max_length=32)] | None = None
 
 
 class AddressIn(Body):
@@ -139,6 +152,14 @@ class OrderIn(Body):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     payment: PaymentIn | None = None
     remark: Annotated[str, StringConstraints(max_length=2000)] = ""
+    cod: bool = False
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> OrderIn:
+        lines = sum((ln.unit_price * ln.qty - ln.discount for ln in self.lines), Decimal("0"))
+        if lines + self.shipping_fee > MAX_MONEY:
+            raise ValueError(f"the order's lines and shipping come to more than {MAX_MONEY}")
+        return self
 
 
 class ActionIn(Body):

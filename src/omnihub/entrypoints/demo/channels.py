@@ -31,6 +31,19 @@ class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     per_channel: dict[str, Counter[str]] = field(default_factory=dict)
     other: Counter[str] = field(default_factory=Counter)
+    pickup_codes: dict[str, str] = field(default_factory=dict)
+    """order id -> the code the buyer got by SMS (the channel keeps it for the buyer)."""
+
+    def keep_code(self, response: httpx.Response) -> None:
+        if response.status_code in (200, 201, 202):
+            body = response.json()
+            if body.get("pickup_code"):
+                with self.lock:
+                    self.pickup_codes[body["id"]] = body["pickup_code"]
+
+    def code_for(self, order_id: str) -> str | None:
+        with self.lock:
+            return self.pickup_codes.get(order_id)
 
     def count(self, channel: str, what: str, n: int = 1) -> None:
         with self.lock:
@@ -121,6 +134,7 @@ class ChannelSimulator(Simulator):
         response = self.post("/api/v1/orders", payload)
         if response is not None:
             self.stats.count(self.channel, _classify(response))
+            self.stats.keep_code(response)
 
     def schedule(self, delay: float, payload: dict[str, Any]) -> None:
         heapq.heappush(self.later, (time.monotonic() + delay, self.rng.random(), payload))
@@ -154,7 +168,7 @@ class ChannelSimulator(Simulator):
         lat0, lon0, spread = CITIES[city]
         lat = round(lat0 + self.rng.uniform(-spread, spread) / 2, 5)
         lon = round(lon0 + self.rng.uniform(-spread, spread) / 2, 5)
-        buyer_no = self.rng.randrange(3000)
+        buyer_no = self.rng.randrange(600)
         delivery, pickup = "express", None
         roll = self.rng.random()
         if self.channel == "miniapp" and roll < 0.35:
@@ -200,6 +214,7 @@ class ChannelSimulator(Simulator):
                 "channel_buyer_id": f"{self.channel}_buyer_{buyer_no}",
                 "name": f"顾客{buyer_no}",
                 "phone": phone,
+                "tier": "vip" if buyer_no % 10 == 0 else None,
             },
             "ship_to": {
                 "name": f"顾客{buyer_no}",
@@ -232,39 +247,50 @@ def _later(iso: str, seconds: int) -> str:
 
 
 class FulfilmentSimulator(Simulator):
-    """Warehouses and stores working through what the hub allocated to them."""
+    """Warehouses and stores working through what the hub released to them, and buyers
+    collecting their store pickups with the code (some never come: their hold expires)."""
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
-            for status, step in (
-                ("shipped", self.deliver),
-                ("picked", self.hand_over),
-                ("released", self.ship_or_pick),
-                ("allocated", self.release),
-            ):
-                page = self.get(f"/api/v1/orders?status={status}&limit=100")
+            for status, step in (("shipped", self.deliver), ("released", self.work)):
+                page = self.get(f"/api/v1/orders?status={status}&limit=200")
                 for order in (page or {}).get("items", []):
                     if self.stop.is_set():
                         return
                     step(order)
 
-    def act(self, order: dict[str, Any], action: str, **body: Any) -> None:
+    def act(self, order: dict[str, Any], action: str, **body: Any) -> httpx.Response | None:
         response = self.post(f"/api/v1/orders/{order['id']}/actions/{action}", body)
         if response is not None and response.status_code == 200:
             self.stats.bump(f"action_{action}")
+        return response
 
-    def release(self, order: dict[str, Any]) -> None:
-        self.act(order, "release", reason="released to the fulfilment node")
+    def work(self, order: dict[str, Any]) -> None:
+        if order["delivery"] != "pickup":
+            self.ship(order)
+            return
+        code = self.stats.code_for(order["id"])
+        if code is None or sum(map(ord, order["id"])) % 4 == 0:
+            return  # a buyer who never comes: the hold expires and the stock goes back
+        if self.rng.random() < 0.6:
+            return  # the buyer has not come yet
+        if self.rng.random() < 0.1:
+            self.act(order, "pickup", code="00000000")  # mistyped: refused and counted
+        self.act(order, "pickup", code=code)
 
-    def ship_or_pick(self, order: dict[str, Any]) -> None:
-        if order["delivery"] == "pickup":
-            self.act(order, "pick", reason="picked at the store, waiting for the buyer")
-        else:
-            self.act(order, "ship", carrier="SF", tracking_number=f"SF{self.rng.randrange(10**12)}")
-
-    def hand_over(self, order: dict[str, Any]) -> None:
-        if self.rng.random() < 0.5:
-            self.act(order, "deliver", reason="collected by the buyer at the store")
+    def ship(self, order: dict[str, Any]) -> None:
+        if self.rng.random() < 0.3:
+            return  # not packed yet
+        parts = self.get(f"/api/v1/orders/{order['id']}/routing") or {}
+        for part in parts.get("fulfilments", []):
+            if part["status"] != "released":
+                continue
+            response = self.post(
+                f"/api/v1/fulfilments/{part['id']}/actions/ship",
+                {"carrier": "SF", "tracking_number": f"SF{self.rng.randrange(10**12)}"},
+            )
+            if response is not None and response.status_code == 200:
+                self.stats.bump("fulfilments_shipped")
 
     def deliver(self, order: dict[str, Any]) -> None:
         if self.rng.random() < 0.3:
@@ -356,7 +382,7 @@ def flash_sale(base_url: str, demo: DemoCatalog, stats: Stats, buyers: int, seed
         stats.count("douyin", _classify(response))
         stats.bump(
             "flash_sale_won"
-            if response.json().get("status") == "allocated"
+            if response.json().get("status") in ("allocated", "released")
             else "flash_sale_missed"
         )
 

@@ -65,7 +65,13 @@ def run_demo(
     rng = random.Random(seed)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = Settings(database_url=f"sqlite:///{database}", sweep_interval_seconds=1.0)
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        sweep_interval_seconds=1.0,
+        merge_window_seconds=3.0,
+        pickup_pay_seconds=10.0,
+        pickup_collect_seconds=20.0,
+    )
     hub = bootstrap(settings, migrate=True)
     demo = build_catalog(rng)
     started = time.monotonic()
@@ -209,7 +215,8 @@ def _dashboard(
     clock = f"{elapsed:.0f}s" + (f" / {duration:g}s" if duration else "")
     body = (
         f"orders by status: {status_line}\nheld now: {held}\nreservations: {res or '-'}\n"
-        f"fulfilment: released {other['action_release']}, shipped {other['action_ship']}, "
+        f"fulfilment: shipments {other['fulfilments_shipped']}, picked up at stores "
+        f"{other['action_pickup']}, "
         f"delivered {other['action_deliver']}; ERP receipts {other['receipts']} "
         f"(+{other['receipts_duplicate']} resent, ignored); carts held {other['cart_holds']}\n"
         f"flash sale of {HOT_SKU} ({HOT_SKU_STOCK} units): won {other['flash_sale_won']}, "
@@ -251,6 +258,21 @@ def _summary(
     console.print(
         "reservations: "
         + ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("reservations", {}).items()))
+    )
+    modes = hub_stats.get("delivery", {})
+    routed = hub_stats.get("routing", {})
+    console.print(
+        "orders by delivery mode: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(modes.items())) or "none")
+    )
+    console.print(
+        f"routing: {routed.get('split_orders', 0)} orders split over several nodes, "
+        f"{routed.get('merged_orders', 0)} orders merged into "
+        f"{routed.get('merged_groups', 0)} shipments"
+    )
+    console.print(
+        f"store pickup (BOPIS): {routed.get('picked_up_with_code', 0)} picked up with the code, "
+        f"{routed.get('pickup_expired', 0)} expired (stock released)"
     )
     console.print(
         f"flash sale of {HOT_SKU}: {other['flash_sale_won']} won, "

@@ -222,8 +222,18 @@ def build_catalog(rng: random.Random) -> DemoCatalog:
             demo.unmapped.append(
                 ChannelMapping(channel, demo.listings[channel][sku.code], sku.code)
             )
+    # Stores ship only a few parcels a day and come after the warehouses for express orders.
     demo.locations = [
-        Location(code, name, kind, lat, lon, services)
+        Location(
+            code,
+            name,
+            kind,
+            lat,
+            lon,
+            services,
+            capacity_per_day=80 if kind is LocationType.STORE else None,
+            priority=5 if kind is LocationType.STORE else 0,
+        )
         for code, name, kind, lat, lon, services in LOCATIONS
     ]
     return demo
@@ -247,6 +257,8 @@ def seed_retailer(uow: UnitOfWork, clock: Clock, demo: DemoCatalog, rng: random.
             for sku in demo.skus:
                 if sku.code == HOT_SKU:
                     qty = HOT_SKU_STOCK if location.code == "WH-SH" else 0
+                elif sku.code.startswith("ELE-") and location.type is not LocationType.STORE:
+                    qty = rng.randint(0, 3)  # scarce electronics: orders of two often split
                 elif location.type is LocationType.WAREHOUSE:
                     qty = rng.randint(150, 400)
                 elif location.type is LocationType.FRONT:

@@ -33,6 +33,7 @@ def list_skus(
 @router.post("/mappings", status_code=201)
 def create_mapping(body: MappingIn, hub: HubDep, response: Response) -> dict[str, Any]:
     item, released = catalog.add_mapping(
-        hub.uow(), ChannelMapping(body.channel, body.channel_sku, body.sku), hub.clock
+        hub.uow(), ChannelMapping(body.channel, body.channel_sku, body.sku), hub.clock,
+        policy=hub.policy,
     )
     return {**presenters.mapping(item), "released_orders": released}

@@ -29,10 +29,13 @@ def check(hub: HubDep) -> dict[str, Any]:
 
 @router.get("/api/v1/stats")
 def stats(hub: HubDep) -> dict[str, Any]:
-    """Orders by channel, status and hold reason; reservations by state."""
+    """Orders by channel, status, hold reason and delivery mode; reservations by state;
+    split and merged orders; store pickups collected and expired."""
     with hub.read_uow() as uow:
         rows = uow.orders.count_by()
         reservations = uow.reservations.count_by_state()
+        modes = uow.orders.count_by_delivery()
+        routing = uow.routing.stats()
     by_channel: dict[str, dict[str, int]] = {}
     held: dict[str, int] = {}
     for channel, status, reason, count in rows:
@@ -40,7 +43,8 @@ def stats(hub: HubDep) -> dict[str, Any]:
         per[status] = per.get(status, 0) + count
         if status == "held":
             held[reason or "unknown"] = held.get(reason or "unknown", 0) + count
-    return {"orders": by_channel, "held": held, "reservations": reservations}
+    return {"orders": by_channel, "held": held, "reservations": reservations,
+            "delivery": modes, "routing": routing}
 
 
 @router.get("/api/v1/inbound")

@@ -14,6 +14,7 @@ from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
 from omnihub.entrypoints.api.schemas import ActionIn, OrderIn
 from omnihub.services import orders as order_services
+from omnihub.services import routing
 from omnihub.services.orders import IncomingLine, IngestOrder, Outcome
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -64,7 +65,7 @@ def to_command(body: OrderIn, raw: str) -> IngestOrder:
         delivery=body.delivery, lines=lines, buyer=Buyer(**body.buyer.model_dump()),
         ship_to=Address(**body.ship_to.model_dump()), pickup_location=body.pickup_location,
         shipping_fee=Money.of(body.shipping_fee, currency), total=Money.of(total, currency),
-        payment=payment, remark=body.remark, raw=raw,
+        payment=payment, remark=body.remark, cod=body.cod, raw=raw,
     )
 
 
@@ -85,10 +86,12 @@ async def ingest(request: Request, hub: HubDep) -> JSONResponse:
         await run_in_threadpool(_keep_rejected, hub, raw, exc)
         raise RequestValidationError(exc.errors()) from exc
     result = await run_in_threadpool(
-        order_services.ingest_order, hub.uow, to_command(body, raw), hub.clock
+        order_services.ingest_order, hub.uow, to_command(body, raw), hub.clock, hub.policy
     )
     payload = presenters.order(result.order)
     payload["outcome"] = str(result.outcome)
+    if result.pickup_code:
+        payload["pickup_code"] = result.pickup_code
     return JSONResponse(payload, status_code=_STATUS_BY_OUTCOME[result.outcome])
 
 
@@ -102,6 +105,8 @@ def _keep_rejected(hub: Any, raw: str, exc: ValidationError) -> None:
             channel = parsed["channel"][:64] or "unknown"
     except ValueError:
         pass  # unreadable JSON: the channel stays "unknown"; the body is still kept
+    # PostgreSQL text cannot hold NUL; keep the body readable, as undecodable bytes already are
+    raw, channel = raw.replace("\x00", "\ufffd"), channel.replace("\x00", "\ufffd")
     with hub.uow() as uow:
         uow.inbound.record(channel=channel, kind="order", body=raw, received_at=hub.clock.now(),
                            result="rejected", error=str(exc)[:2000])
@@ -136,5 +141,30 @@ def act(order_id: str, action: str, hub: HubDep, body: ActionIn | None = None) -
         order_services.OrderAction(order_id, action, actor=body.actor or "api",
                                    reason=body.reason, details=details),
         hub.clock,
+        hub.policy,
     )
     return presenters.order(order)
+
+
+@router.get("/{order_id}/routing")
+def get_routing(order_id: str, hub: HubDep) -> dict[str, Any]:
+    """Every routing decision with its explanation, the fulfilments and the merge group."""
+    order, _ = order_services.get_order(hub.read_uow(), order_id)
+    with hub.read_uow() as uow:
+        decisions = uow.routing.decisions(order_id)
+        parts = uow.routing.fulfilments(order_id)
+        group = uow.routing.get_merge_group(order.merge_group) if order.merge_group else None
+    return {
+        "order_id": order_id, "status": str(order.status), "hold_reason": order.hold_reason,
+        "delivery": str(order.delivery), "service_level": order.service_level,
+        "decisions": decisions,
+        "fulfilments": [presenters.fulfilment(f) for f in parts],
+        "merge_group": None if group is None else presenters.merge_group(group),
+    }
+
+
+@router.post("/{order_id}/pickup-code")
+def reissue_pickup_code(order_id: str, hub: HubDep) -> dict[str, Any]:
+    """A new pickup code for the buyer (the old one stops working); audited."""
+    code = routing.reissue_pickup_code(hub.uow(), order_id, hub.clock.now())
+    return {"order_id": order_id, "pickup_code": code}
