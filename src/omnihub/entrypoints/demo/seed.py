@@ -257,8 +257,9 @@ def seed_retailer(uow: UnitOfWork, clock: Clock, demo: DemoCatalog, rng: random.
             for sku in demo.skus:
                 if sku.code == HOT_SKU:
                     qty = HOT_SKU_STOCK if location.code == "WH-SH" else 0
-                elif sku.code.startswith("ELE-") and location.type is not LocationType.STORE:
-                    qty = rng.randint(0, 3)  # scarce electronics: orders of two often split
+                elif sku.code.startswith("ELE-"):
+                    # scarce electronics, only in warehouses: orders of two or more often split
+                    qty = 0 if location.type is LocationType.STORE else rng.randint(0, 3)
                 elif location.type is LocationType.WAREHOUSE:
                     qty = rng.randint(150, 400)
                 elif location.type is LocationType.FRONT:
