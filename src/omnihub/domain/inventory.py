@@ -48,7 +48,7 @@ class StockLevel:
 
     @property
     def over_reserved(self) -> int:
-        """Units promised beyond what is on hand (only a stock-take of lost goods can cause it)."""
+        """Units promised beyond what is on hand (movements refuse to cause it; 0 when balanced)."""
         return max(0, self.reserved - self.on_hand)
 
 
@@ -63,8 +63,8 @@ def movement_delta(kind: MovementKind, qty: int, level: StockLevel) -> int:
     if kind is MovementKind.STOCKTAKE:
         if qty < 0:
             raise InvalidInput(f"a stock-take counts what is there: qty must be 0 or more ({qty})")
-        return qty - level.on_hand
-    if kind is MovementKind.ADJUSTMENT:
+        delta = qty - level.on_hand
+    elif kind is MovementKind.ADJUSTMENT:
         if qty == 0:
             raise InvalidInput("an adjustment of 0 changes nothing; give a signed correction")
         delta = qty

@@ -180,5 +180,42 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command()
+def bench(
+    suite: Annotated[
+        list[str] | None, typer.Option("--suite", help="Suite to run (repeatable); all if unset.")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller runs, for a smoke check.")
+    ] = False,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results here.")
+    ] = None,
+) -> None:
+    """Run the benchmarks; print a table and optionally write JSON."""
+    from omnihub.entrypoints.bench import SUITES
+
+    chosen = suite or list(SUITES)
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        console.print(
+            f"[red]unknown suite(s): {', '.join(unknown)}[/]; suites are: {', '.join(SUITES)}"
+        )
+        raise typer.Exit(2)
+    results: dict[str, dict[str, object]] = {}
+    for name in chosen:
+        with console.status(f"running {name}..."):
+            results.update(SUITES[name](quick))
+    table = Table("measure", "value", "unit", "baseline", "ratio", title="omnihub bench")
+    for measure, row in results.items():
+        table.add_row(
+            measure, str(row["value"]), str(row["unit"]), str(row["baseline"]), str(row["ratio"])
+        )
+    console.print(table)
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=2))
+        console.print(f"results written to {json_path}")
+
+
 if __name__ == "__main__":
     app()

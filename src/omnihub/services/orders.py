@@ -305,7 +305,8 @@ def _hold(a: _Act) -> None:
             f"order {a.order.id} is {a.order.status} at its node; cancel it there instead",
             code=ErrorCode.ILLEGAL_TRANSITION,
         )
-    if a.order.status is OrderStatus.ALLOCATED:
+    if a.order.status is OrderStatus.ALLOCATED or a.uow.reservations.for_order(a.order.id):
+        # an unpaid pickup order (CREATED) holds its store's stock too: a held order holds none
         _give_back(a.uow, a.order, a.now)
     a.order.hold(HoldReason.MANUAL, a.now, a.cause)
 

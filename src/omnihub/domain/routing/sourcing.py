@@ -259,8 +259,15 @@ def source(
         stock = available.get(sku)
         if stock is not None:
             coverage += np.minimum(stock[candidates], qty)
-    order = np.lexsort((candidates, cost[candidates], -coverage))
-    top = [int(i) for i in candidates[order][:TOP_CANDIDATES]]
+    # best first: most of the order covered, then cheapest, then code; only the top few are
+    # sorted (argpartition), the full ranking is made only if the greedy fallback needs it
+    score = -coverage.astype(np.float64) * 1e9 + cost[candidates]
+    if len(candidates) > TOP_CANDIDATES:
+        head = np.argpartition(score, TOP_CANDIDATES)[:TOP_CANDIDATES]
+    else:
+        head = np.arange(len(candidates))
+    head = head[np.lexsort((candidates[head], score[head]))]
+    top = [int(i) for i in candidates[head]]
 
     chosen: tuple[list[PlanItem], float] | None = None
     if len(needs) <= MAX_EXACT_LINES:
@@ -278,7 +285,8 @@ def source(
                 explanation["search"] = f"exact over the best {len(top)} candidates, {size} nodes"
                 break
     if chosen is None:
-        greedy = _greedy(needs, [int(i) for i in candidates[order]], index, available)
+        ranked = candidates[np.lexsort((candidates, score))]
+        greedy = _greedy(needs, [int(i) for i in ranked], index, available)
         if greedy is not None:
             nodes = sorted({index.position[p.location] for p in greedy})
             total = sum(float(cost[i]) for i in nodes) + weights.split_penalty * (len(nodes) - 1)
@@ -387,7 +395,9 @@ def _describe(
 ) -> list[dict[str, Any]]:
     """The few best candidates with their distance, cost and why they were not chosen."""
     shown = np.flatnonzero(keep)
-    shown = shown[np.lexsort((shown, cost[shown]))][:EXPLAINED_CANDIDATES]
+    if len(shown) > EXPLAINED_CANDIDATES:
+        shown = shown[np.argpartition(cost[shown], EXPLAINED_CANDIDATES)[:EXPLAINED_CANDIDATES]]
+    shown = shown[np.lexsort((shown, cost[shown]))]
     described = []
     for i in (int(x) for x in shown):
         if i in best:
