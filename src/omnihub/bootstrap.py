@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.engine import create_engine
+from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.adapters.db.migrate import upgrade
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.config import Settings
@@ -21,12 +22,17 @@ class Hub:
     engine: Engine
     policy: RoutingPolicy = field(default_factory=RoutingPolicy)
     clock: Clock = field(default_factory=SystemClock)
+    counters: dict[str, int] = field(default_factory=dict)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
     def read_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=True)
+
+    @property
+    def integration(self) -> IntegrationStore:
+        return IntegrationStore(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

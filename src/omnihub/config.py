@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     pickup_pay_seconds: float = Field(default=900.0, gt=0)
     pickup_collect_seconds: float = Field(default=72 * 3600.0, gt=0)
     release_interval_seconds: float = Field(default=1.0, gt=0)
+    stock_flush_seconds: float = Field(default=1.0, gt=0)
+    """Stock changes are coalesced and pushed to channels at this interval."""
+    full_compare_seconds: float = Field(default=300.0, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_seconds: float = Field(default=0.5, gt=0)
+    delivery_timeout_seconds: float = Field(default=5.0, gt=0)
+    endpoint_rate_per_second: float = Field(default=50.0, gt=0)
+    workers: bool = True
+    """Run the relay and the connector runtime in this process."""
 
     @classmethod
     def settings_customise_sources(

@@ -325,6 +325,30 @@ class Outbox(abc.ABC):
     def add(self, events: Sequence[Event]) -> None: ...
 
 
+Envelope = dict[str, Any]
+"""An event as it travels: {"id", "type", "occurred_at", "aggregate_id", "version", "data"}."""
+Handler = Callable[[Envelope], None]
+
+
+class BusUnavailable(Exception):
+    """The broker did not take (or acknowledge) the events; the caller keeps them and retries."""
+
+
+class EventBus(abc.ABC):
+    """Carries the outbox's events to the hub's own consumers (and, on NATS, other processes)."""
+
+    @abc.abstractmethod
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        """Return once every envelope is acknowledged; BusUnavailable otherwise."""
+
+    @abc.abstractmethod
+    def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
+        """Deliver each matching event to ``handler`` at least once; an exception redelivers."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
 class UnitOfWork(abc.ABC):
     """One transaction; rolled back on leaving the block unless ``commit()`` was called."""
 

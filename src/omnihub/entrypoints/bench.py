@@ -9,6 +9,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
@@ -62,8 +63,8 @@ def routing_suite(quick: bool = False) -> dict[str, Row]:
             )
             for lat, lon in buyers
         ]
-        samples = _timed(lambda r, i=index, a=available: source(r, i, a), requests)
-        floor = _timed(lambda r, i=index: i.distances_km(r.buyer_lat, r.buyer_lon), requests)
+        samples = _timed(partial(_decide, index=index, available=available), requests)
+        floor = _timed(partial(_distances, index=index), requests)
         p50, p99 = _percentile(samples, 0.50), _percentile(samples, 0.99)
         base = statistics.median(floor)
         params = {"locations": size, "lines": 5, "decisions": decisions}
@@ -82,6 +83,14 @@ def routing_suite(quick: bool = False) -> dict[str, Row]:
             "params": params,
         }
     return rows
+
+
+def _decide(request: SourcingRequest, *, index: NodeIndex, available: Any) -> object:
+    return source(request, index, available)
+
+
+def _distances(request: SourcingRequest, *, index: NodeIndex) -> object:
+    return index.distances_km(request.buyer_lat or 0.0, request.buyer_lon or 0.0)
 
 
 def _timed(call: Callable[[Any], object], inputs: list[Any]) -> list[float]:

@@ -289,3 +289,67 @@ documents = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Generic webhook subscriptions: any system can receive the hub's events.
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Sales channels the hub pushes stock and order status to.
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("adapter", sa.String(32), nullable=False),
+    sa.Column("endpoint", sa.String(2000), nullable=True),
+    sa.Column("secret", sa.String(200), nullable=True),
+    sa.Column("allocation_ratio", sa.Float, nullable=False, server_default="1"),
+    sa.Column("buffer", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locations", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Outbound deliveries (webhooks, channel pushes): attempts, backoff and dead letters.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(100), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("event_id", sa.String(80), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint", "event_id"),
+    sa.Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# What each channel should show per SKU, what was sent, and what it acknowledged.
+stock_sync = sa.Table(
+    "stock_sync",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("wanted", sa.BigInteger, nullable=False),
+    sa.Column("wanted_version", sa.BigInteger, nullable=False),
+    sa.Column("wanted_at", UtcDateTime, nullable=False),
+    sa.Column("queued_version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("acked", sa.BigInteger, nullable=True),
+    sa.Column("acked_version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("acked_at", UtcDateTime, nullable=True),
+    sa.Column("lag_ms", sa.Float, nullable=True),
+)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.concurrency import run_in_threadpool
 
 from omnihub import __version__
@@ -15,6 +15,7 @@ from omnihub.bootstrap import Hub, bootstrap
 from omnihub.entrypoints.api import errors
 from omnihub.entrypoints.api.routers import (
     catalog,
+    integration,
     inventory,
     locations,
     operations,
@@ -71,7 +72,15 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
                                            lambda: _release(hub))),
                 asyncio.create_task(_every(2.0, "review rules sync", lambda: _sync_rules(hub))),
             ]
+        workers = None
+        if sweeper and hub.settings.workers:
+            from omnihub.entrypoints.workers import start_workers
+
+            workers = await run_in_threadpool(start_workers, hub)
+        app.state.workers = workers
         yield
+        if workers is not None:
+            await run_in_threadpool(workers.close)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,8 +93,16 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.workers = None
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        from omnihub.entrypoints.api.metrics import render
+
+        return Response(render(hub, app.state.workers),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
     errors.install(app)
-    for module in (catalog, locations, inventory, orders, routing, operations):
+    for module in (catalog, locations, inventory, orders, routing, integration, operations):
         app.include_router(module.router)
     app.add_middleware(errors.NoNulInUrl)
     app.add_middleware(errors.BodyLimit, limit=hub.settings.max_body_bytes)

@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from omnihub.domain.inventory import InsufficientStock
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
 from omnihub.entrypoints.api.schemas import MovementIn, ReservationIn, SafetyIn
@@ -47,11 +48,15 @@ def get_ledger(sku: str, hub: HubDep, limit: int = Query(100, ge=1, le=1000)) ->
 
 @router.post("/reservations", status_code=201)
 def create_reservation(body: ReservationIn, hub: HubDep) -> dict[str, Any]:
-    item = inventory.reserve_stock(
-        hub.uow(),
-        inventory.ReserveStock(body.sku, body.qty, body.location, body.ttl_seconds),
-        hub.clock,
-    )
+    try:
+        item = inventory.reserve_stock(
+            hub.uow(),
+            inventory.ReserveStock(body.sku, body.qty, body.location, body.ttl_seconds),
+            hub.clock,
+        )
+    except InsufficientStock:
+        hub.counters["reservations_refused"] = hub.counters.get("reservations_refused", 0) + 1
+        raise
     return presenters.reservation(item)
 
 

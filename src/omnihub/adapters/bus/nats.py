@@ -1,0 +1,169 @@
+"""NATS JetStream: a stream per event family, subjects carrying the partition key, the event id
+as ``Nats-Msg-Id`` (the broker drops duplicates), durable pull consumers with explicit ack.
+
+nats-py is asyncio; the bus runs its own event loop in a background thread so the synchronous
+relay and workers can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import nats
+from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.errors import Error as JetStreamError
+
+from omnihub.ports import BusUnavailable, Envelope, EventBus, Handler
+
+log = logging.getLogger("omnihub.bus")
+
+PREFIX = "omnihub"
+FAMILIES = ("order", "stock", "reservation")
+PUBLISH_TIMEOUT = 10.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def subject_for(envelope: Envelope) -> str:
+    """``omnihub.<type>.<partition key>``: the SKU for stock, the order id for orders."""
+    data = envelope.get("data") or {}
+    key = data.get("sku") if envelope["type"].startswith(("stock.", "reservation.")) else None
+    key = key or envelope.get("aggregate_id") or "_"
+    return f"{PREFIX}.{envelope['type']}.{_UNSAFE.sub('_', str(key))[:120]}"
+
+
+def stream_for(family: str) -> str:
+    return f"OMNIHUB_{family.upper()}"
+
+
+def pattern_subject(pattern: str) -> str:
+    if pattern in ("*", ">"):
+        return f"{PREFIX}.>"
+    if pattern.endswith(".*") or pattern.endswith(".>"):
+        return f"{PREFIX}.{pattern[:-2]}.>"
+    return f"{PREFIX}.{pattern}.>"
+
+
+class NatsBus(EventBus):
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus",
+                                        daemon=True)
+        self._thread.start()
+        self._nc: Any = None
+        self._js: Any = None
+        self._ready = False
+        self._tasks: list[Future[None]] = []
+        self._closing = False
+
+    def _run(self, coro: Any, timeout: float) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout)
+
+    async def _connect(self) -> None:
+        if self._ready and self._nc is not None and self._nc.is_connected:
+            return
+        self._nc = await nats.connect(
+            self.url, connect_timeout=self.connect_timeout, allow_reconnect=True,
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        )
+        self._js = self._nc.jetstream()
+        for family in FAMILIES:
+            config = StreamConfig(name=stream_for(family),
+                                  subjects=[f"{PREFIX}.{family}.>"],
+                                  duplicate_window=120.0)
+            try:
+                await self._js.add_stream(config)
+            except JetStreamError:
+                await self._js.update_stream(config)
+        self._ready = True
+
+    def connect(self) -> None:
+        try:
+            self._run(self._connect(), self.connect_timeout + 5)
+        except Exception as exc:  # any connection failure means: not now, try later
+            self._ready = False
+            raise BusUnavailable(f"NATS at {self.url} is unavailable: {exc}") from exc
+
+    async def _publish(self, envelopes: Sequence[Envelope]) -> None:
+        await self._connect()
+        pending = [
+            self._js.publish(subject_for(e), json.dumps(e, separators=(",", ":")).encode(),
+                             headers={"Nats-Msg-Id": str(e["id"])}, timeout=PUBLISH_TIMEOUT)
+            for e in envelopes
+        ]
+        # published concurrently, acknowledgements awaited together
+        await asyncio.gather(*pending)
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        if not envelopes:
+            return
+        try:
+            self._run(self._publish(envelopes), PUBLISH_TIMEOUT + self.connect_timeout + 5)
+        except Exception as exc:  # timeouts, no responders, lost connection: all retried
+            self._ready = False
+            raise BusUnavailable(f"NATS did not acknowledge {len(envelopes)} event(s): {exc}"
+                                 ) from exc
+
+    def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
+        for pattern in patterns:
+            family = pattern.split(".", 1)[0]
+            families = FAMILIES if family in ("*", ">") else (family,)
+            for fam in families:
+                subject = pattern_subject(pattern) if family not in ("*", ">") else (
+                    f"{PREFIX}.{fam}.>")
+                name = f"{durable}-{fam}-{_UNSAFE.sub('_', pattern)}"[:60]
+                self._tasks.append(asyncio.run_coroutine_threadsafe(
+                    self._consume(name, stream_for(fam), subject, handler), self._loop))
+
+    async def _consume(self, durable: str, stream: str, subject: str, handler: Handler) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            try:
+                await self._connect()
+                sub = await self._js.pull_subscribe(
+                    subject, durable=durable, stream=stream,
+                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+                                          max_deliver=-1),
+                )
+                while not self._closing:
+                    try:
+                        messages = await sub.fetch(100, timeout=1.0)
+                    except TimeoutError:
+                        continue
+                    for message in messages:
+                        try:
+                            envelope = json.loads(message.data)
+                            await loop.run_in_executor(None, handler, envelope)
+                        except Exception:  # redelivered after a short pause
+                            log.exception("consumer %s failed on %s", durable, message.subject)
+                            await message.nak(delay=1.0)
+                        else:
+                            await message.ack()
+            except (NatsError, JetStreamError, OSError, TimeoutError) as exc:
+                if self._closing:
+                    return
+                log.warning("consumer %s lost NATS (%s); reconnecting", durable, exc)
+                self._ready = False
+                await asyncio.sleep(1.0)
+
+    def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        if self._nc is not None:
+            try:
+                self._run(self._nc.close(), 5)
+            except Exception:  # closing a dead connection: nothing more to do
+                log.debug("closing NATS failed", exc_info=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

@@ -1,0 +1,471 @@
+"""Integration state in SQL: the outbox relay, outbound deliveries (with dead letters), webhook
+subscriptions, channels and what each channel was told about stock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from omnihub.adapters.db.tables import (
+    channels,
+    deliveries,
+    outbox,
+    stock_sync,
+    webhook_subscriptions,
+)
+from omnihub.ports import Envelope
+
+D = deliveries
+S = stock_sync
+PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
+#: a claimed delivery is invisible to other workers for this long (then it is retried)
+CLAIM_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    endpoint: str
+    url: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    last_status: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        row.id,
+        row.endpoint,
+        row.url,
+        row.event_id,
+        row.event_type,
+        row.payload,
+        row.status,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+        row.last_status,
+        row.created_at,
+        row.finished_at,
+    )
+
+
+def envelope(row: Any) -> Envelope:
+    """The event as receivers see it. Stock events carry the outbox sequence as their version:
+    it grows with every change of a SKU, so the newest version is the hub's current value."""
+    version = row.id if row.type.startswith("stock.") else row.version
+    return {
+        "id": row.event_id,
+        "type": row.type,
+        "occurred_at": row.occurred_at.isoformat(),
+        "aggregate_id": row.aggregate_id,
+        "version": version,
+        "sequence": row.id,
+        "data": row.data,
+    }
+
+
+class IntegrationStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def _read(self) -> sa.Connection:
+        conn = self.engine.connect()
+        if not self.postgres:
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+        return conn
+
+    # -- the outbox relay -------------------------------------------------------------------
+    def relay_batch(
+        self, publish: Callable[[list[Envelope]], None], now: datetime, limit: int = 500
+    ) -> int:
+        """Publish the oldest undelivered events and mark them delivered once acknowledged.
+
+        PostgreSQL: the rows are locked (SKIP LOCKED) while publishing, so several relays share
+        the work. SQLite runs one relay; it reads, publishes, then marks.
+        """
+        query = (
+            sa.select(outbox)
+            .where(outbox.c.delivered_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if self.postgres:
+            with self.engine.begin() as conn:
+                rows = list(conn.execute(query.with_for_update(skip_locked=True)))
+                if rows:
+                    publish([envelope(r) for r in rows])
+                    conn.execute(
+                        sa.update(outbox)
+                        .where(outbox.c.id.in_([r.id for r in rows]))
+                        .values(delivered_at=now)
+                    )
+                return len(rows)
+        with self._read() as conn, conn.begin():
+            rows = list(conn.execute(query))
+        if not rows:
+            return 0
+        publish([envelope(r) for r in rows])
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id.in_([r.id for r in rows]))
+                .values(delivered_at=now)
+            )
+        return len(rows)
+
+    def outbox_backlog(self, now: datetime) -> tuple[int, float]:
+        with self._read() as conn, conn.begin():
+            count, oldest = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.occurred_at)).where(
+                    outbox.c.delivered_at.is_(None)
+                )
+            ).one()
+        if oldest is not None and oldest.tzinfo is None:
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(count), (now - oldest).total_seconds() if oldest else 0.0
+
+    def outbox_totals(self) -> dict[str, int]:
+        with self._read() as conn, conn.begin():
+            total, done = conn.execute(
+                sa.select(sa.func.count(), sa.func.count(outbox.c.delivered_at))
+            ).one()
+        return {"events": int(total), "published": int(done)}
+
+    # -- webhook subscriptions --------------------------------------------------------------
+    def add_subscription(
+        self, sub_id: str, url: str, events: Sequence[str], secret: str, at: datetime
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(webhook_subscriptions).values(
+                    id=sub_id,
+                    url=url,
+                    events=list(events),
+                    secret=secret,
+                    active=True,
+                    created_at=at,
+                )
+            )
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        with self._read() as conn, conn.begin():
+            rows = conn.execute(
+                sa.select(webhook_subscriptions)
+                .where(webhook_subscriptions.c.active.is_(True))
+                .order_by(webhook_subscriptions.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def deactivate_subscription(self, sub_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(
+                    sa.update(webhook_subscriptions)
+                    .where(webhook_subscriptions.c.id == sub_id)
+                    .values(active=False)
+                ).rowcount
+                == 1
+            )
+
+    # -- channels ---------------------------------------------------------------------------
+    def add_channel(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(channels).values(**row))
+
+    def channels(self) -> list[dict[str, Any]]:
+        with self._read() as conn, conn.begin():
+            return [
+                dict(r._mapping)
+                for r in conn.execute(sa.select(channels).order_by(channels.c.code))
+            ]
+
+    def channel(self, code: str) -> dict[str, Any] | None:
+        with self._read() as conn, conn.begin():
+            row = conn.execute(sa.select(channels).where(channels.c.code == code)).first()
+            return None if row is None else dict(row._mapping)
+
+    # -- deliveries (the connector runtime's queue) -----------------------------------------
+    def enqueue(self, items: Sequence[dict[str, Any]], now: datetime) -> int:
+        """Queue deliveries; one per (endpoint, event id) however often an event arrives."""
+        if not items:
+            return 0
+        rows = [
+            dict(item, status=PENDING, attempts=0, next_attempt_at=now, created_at=now)
+            for item in items
+        ]
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(D).on_conflict_do_nothing(
+                index_elements=["endpoint", "event_id"]
+            )
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(D).on_conflict_do_nothing(
+                index_elements=["endpoint", "event_id"]
+            )
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement, rows).rowcount or 0)
+
+    def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Take due deliveries for this worker: they are leased, so no other worker sends
+        them at the same time; a worker that dies lets its lease run out (then they retry)."""
+        query = (
+            sa.select(D)
+            .where(D.c.status == PENDING, D.c.next_attempt_at <= now)
+            .order_by(D.c.next_attempt_at, D.c.id)
+            .limit(limit)
+        )
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            rows = list(conn.execute(query))
+            if rows:
+                conn.execute(
+                    sa.update(D)
+                    .where(D.c.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=now + CLAIM_LEASE)
+                )
+        return [_delivery(r) for r in rows]
+
+    def succeeded(self, delivery_id: int, status: int, latency_ms: float, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(D)
+                .where(D.c.id == delivery_id)
+                .values(
+                    status=DELIVERED,
+                    attempts=D.c.attempts + 1,
+                    last_status=status,
+                    latency_ms=latency_ms,
+                    finished_at=now,
+                    last_error=None,
+                )
+            )
+
+    def failed(
+        self,
+        delivery_id: int,
+        error: str,
+        status: int | None,
+        latency_ms: float,
+        retry_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {
+            "attempts": D.c.attempts + 1,
+            "last_error": error[:2000],
+            "last_status": status,
+            "latency_ms": latency_ms,
+        }
+        if retry_at is None:
+            values.update(status=DEAD, finished_at=now)
+        else:
+            values.update(next_attempt_at=retry_at)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(D).where(D.c.id == delivery_id).values(**values))
+
+    def postpone(self, delivery_id: int, until: datetime) -> None:
+        """Not attempted (circuit open, rate limit): try again later, no attempt counted."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(D).where(D.c.id == delivery_id).values(next_attempt_at=until))
+
+    def deliveries(
+        self, *, status: str | None = None, endpoint: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        query = sa.select(D).order_by(D.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(D.c.status == status)
+        if endpoint:
+            query = query.where(D.c.endpoint == endpoint)
+        with self._read() as conn, conn.begin():
+            return [_delivery(r) for r in conn.execute(query)]
+
+    def get_delivery(self, delivery_id: int) -> Delivery | None:
+        with self._read() as conn, conn.begin():
+            row = conn.execute(sa.select(D).where(D.c.id == delivery_id)).first()
+            return None if row is None else _delivery(row)
+
+    def replay(
+        self, now: datetime, *, delivery_id: int | None = None, endpoint: str | None = None
+    ) -> int:
+        """Dead letters back in the queue, attempts counted from zero."""
+        query = sa.update(D).where(D.c.status == DEAD)
+        if delivery_id is not None:
+            query = query.where(D.c.id == delivery_id)
+        if endpoint is not None:
+            query = query.where(D.c.endpoint == endpoint)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    query.values(status=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
+                ).rowcount
+            )
+
+    def discard(self, delivery_id: int, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(
+                    sa.update(D)
+                    .where(D.c.id == delivery_id, D.c.status == DEAD)
+                    .values(status=DISCARDED, finished_at=now)
+                ).rowcount
+                == 1
+            )
+
+    def delivery_counts(self) -> list[tuple[str, str, int, int]]:
+        """(endpoint, status, deliveries, attempts) rows."""
+        with self._read() as conn, conn.begin():
+            rows = conn.execute(
+                sa.select(
+                    D.c.endpoint, D.c.status, sa.func.count(), sa.func.sum(D.c.attempts)
+                ).group_by(D.c.endpoint, D.c.status)
+            )
+            return [(e, s, int(n), int(a or 0)) for e, s, n, a in rows]
+
+    # -- stock sync -------------------------------------------------------------------------
+    def want_stock(self, channel: str, sku: str, qty: int, version: int, at: datetime) -> None:
+        """Remember the newest quantity a channel should show; an older version changes
+        nothing (events may arrive out of order or twice)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                sa.update(S)
+                .where(S.c.channel == channel, S.c.sku == sku, S.c.wanted_version < version)
+                .values(wanted=qty, wanted_version=version, wanted_at=at)
+            ).rowcount
+            if changed:
+                return
+            exists = conn.execute(
+                sa.select(S.c.sku).where(S.c.channel == channel, S.c.sku == sku)
+            ).first()
+            if exists is None:
+                if self.postgres:
+                    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                    statement: Any = pg_insert(S).on_conflict_do_nothing()
+                else:
+                    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                    statement = sqlite_insert(S).on_conflict_do_nothing()
+                conn.execute(
+                    statement.values(
+                        channel=channel,
+                        sku=sku,
+                        wanted=qty,
+                        wanted_version=version,
+                        wanted_at=at,
+                        queued_version=0,
+                        acked_version=0,
+                    )
+                )
+
+    def stock_to_push(self, limit: int) -> list[Any]:
+        with self._read() as conn, conn.begin():
+            return list(
+                conn.execute(
+                    sa.select(S)
+                    .where(S.c.wanted_version > S.c.queued_version)
+                    .order_by(S.c.wanted_at)
+                    .limit(limit)
+                )
+            )
+
+    def mark_queued(self, channel: str, sku: str, version: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(S)
+                .where(S.c.channel == channel, S.c.sku == sku, S.c.queued_version < version)
+                .values(queued_version=version)
+            )
+
+    def stock_acked(self, channel: str, sku: str, qty: int, version: int, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(S.c.wanted_at, S.c.wanted_version).where(
+                    S.c.channel == channel, S.c.sku == sku
+                )
+            ).first()
+            if row is None:
+                return
+            wanted_at = (
+                row.wanted_at if row.wanted_at.tzinfo else row.wanted_at.replace(tzinfo=at.tzinfo)
+            )
+            lag = (
+                max(0.0, (at - wanted_at).total_seconds() * 1000)
+                if (version == row.wanted_version)
+                else None
+            )
+            values: dict[str, Any] = {"acked": qty, "acked_version": version, "acked_at": at}
+            if lag is not None:
+                values["lag_ms"] = lag
+            conn.execute(
+                sa.update(S)
+                .where(S.c.channel == channel, S.c.sku == sku, S.c.acked_version < version)
+                .values(**values)
+            )
+
+    def requeue_drift(self) -> int:
+        """The full compare: every SKU whose acknowledged value differs from what it should
+        be is pushed again."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.update(S)
+                    .where(
+                        sa.or_(
+                            S.c.acked.is_(None),
+                            S.c.acked != S.c.wanted,
+                            S.c.acked_version < S.c.wanted_version,
+                        ),
+                        S.c.queued_version >= S.c.wanted_version,
+                    )
+                    .values(queued_version=0)
+                ).rowcount
+            )
+
+    def sync_status(self, channel: str) -> dict[str, Any]:
+        with self._read() as conn, conn.begin():
+            rows = list(conn.execute(sa.select(S).where(S.c.channel == channel)))
+        lags = sorted(r.lag_ms for r in rows if r.lag_ms is not None)
+
+        def pct(q: float) -> float | None:
+            return round(lags[min(len(lags) - 1, math.floor(q * len(lags)))], 1) if lags else None
+
+        in_sync = sum(
+            1 for r in rows if r.acked == r.wanted and r.acked_version >= r.wanted_version
+        )
+        last = max((r.acked_at for r in rows if r.acked_at is not None), default=None)
+        return {
+            "channel": channel,
+            "skus": len(rows),
+            "in_sync": in_sync,
+            "behind": len(rows) - in_sync,
+            "lag_ms_p50": pct(0.5),
+            "lag_ms_p99": pct(0.99),
+            "last_ack_at": last.isoformat() if last else None,
+        }
+
+    def stock_rows(self, channel: str) -> dict[str, tuple[int, int | None]]:
+        with self._read() as conn, conn.begin():
+            return {
+                r.sku: (r.wanted, r.acked)
+                for r in conn.execute(sa.select(S).where(S.c.channel == channel))
+            }
