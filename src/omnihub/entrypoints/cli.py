@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.config import Settings
 
 app = typer.Typer(
@@ -19,6 +20,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+dlq_app = typer.Typer(
+    help="Dead letters: deliveries that failed every attempt.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 
@@ -138,6 +143,70 @@ def check(
             f"{len(report.violations)} violation(s)"
         )
     raise typer.Exit(0 if report.balanced else 1)
+
+
+def _store(database_url: str | None) -> IntegrationStore:
+    from omnihub.adapters.db.engine import create_engine
+
+    return IntegrationStore(create_engine(_settings(database_url).database_url))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    endpoint: Annotated[str | None, typer.Option(help="Only this endpoint.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Dead letters, newest first, with their last error."""
+    from omnihub.adapters.db.integration import DEAD
+
+    items = _store(database_url).deliveries(status=DEAD, endpoint=endpoint, limit=200)
+    table = Table("id", "endpoint", "event", "attempts", "last error", title="Dead letters")
+    for d in items:
+        table.add_row(
+            str(d.id), d.endpoint, d.event_type, str(d.attempts), (d.last_error or "")[:80]
+        )
+    console.print(table)
+    console.print(f"{len(items)} dead letter(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(delivery_id: int, database_url: DatabaseOption = None) -> None:
+    """One delivery in full: where, what, how often tried and why it failed."""
+    item = _store(database_url).get_delivery(delivery_id)
+    if item is None:
+        console.print(f"[red]delivery {delivery_id} does not exist[/]")
+        raise typer.Exit(1)
+    from dataclasses import asdict
+
+    fields = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(item).items()}
+    print(json.dumps(fields, indent=2, ensure_ascii=False))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    delivery_id: Annotated[int | None, typer.Argument(help="One dead letter.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Every dead letter of it.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Put dead letters back in the queue after fixing the cause (one, or all of an endpoint)."""
+    from datetime import UTC, datetime
+
+    if delivery_id is None and endpoint is None:
+        console.print("[red]give a delivery id or --endpoint[/]")
+        raise typer.Exit(2)
+    n = _store(database_url).replay(datetime.now(UTC), delivery_id=delivery_id, endpoint=endpoint)
+    console.print(f"{n} dead letter(s) queued again")
+
+
+@dlq_app.command("discard")
+def dlq_discard(delivery_id: int, database_url: DatabaseOption = None) -> None:
+    """Give up on a dead letter for good (it stays listed as discarded)."""
+    from datetime import UTC, datetime
+
+    if not _store(database_url).discard(delivery_id, datetime.now(UTC)):
+        console.print(f"[red]delivery {delivery_id} is not a dead letter[/]")
+        raise typer.Exit(1)
+    console.print(f"delivery {delivery_id} discarded")
 
 
 @app.command()

@@ -31,33 +31,29 @@ PUBLISH_TIMEOUT = 10.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def subject_for(envelope: Envelope) -> str:
-    """``omnihub.<type>.<partition key>``: the SKU for stock, the order id for orders."""
+def subject_for(envelope: Envelope, prefix: str = PREFIX) -> str:
+    """``<prefix>.<type>.<partition key>``: the SKU for stock, the order id for orders."""
     data = envelope.get("data") or {}
     key = data.get("sku") if envelope["type"].startswith(("stock.", "reservation.")) else None
     key = key or envelope.get("aggregate_id") or "_"
-    return f"{PREFIX}.{envelope['type']}.{_UNSAFE.sub('_', str(key))[:120]}"
+    return f"{prefix}.{envelope['type']}.{_UNSAFE.sub('_', str(key))[:120]}"
 
 
-def stream_for(family: str) -> str:
-    return f"OMNIHUB_{family.upper()}"
-
-
-def pattern_subject(pattern: str) -> str:
-    if pattern in ("*", ">"):
-        return f"{PREFIX}.>"
+def pattern_subject(pattern: str, prefix: str = PREFIX) -> str:
     if pattern.endswith(".*") or pattern.endswith(".>"):
-        return f"{PREFIX}.{pattern[:-2]}.>"
-    return f"{PREFIX}.{pattern}.>"
+        return f"{prefix}.{pattern[:-2]}.>"
+    return f"{prefix}.{pattern}.>"
 
 
 class NatsBus(EventBus):
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
-        self.url = url
+        # nats://host:4222/<namespace>: streams and subjects of one hub installation
+        base, _, namespace = url.partition("://")[2].partition("/")
+        self.url = url.split("://")[0] + "://" + base
+        self.prefix = _UNSAFE.sub("_", namespace.strip("/")) or PREFIX
         self.connect_timeout = connect_timeout
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus", daemon=True)
         self._thread.start()
         self._nc: Any = None
         self._js: Any = None
@@ -73,14 +69,19 @@ class NatsBus(EventBus):
         if self._ready and self._nc is not None and self._nc.is_connected:
             return
         self._nc = await nats.connect(
-            self.url, connect_timeout=self.connect_timeout, allow_reconnect=True,
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            self.url,
+            connect_timeout=self.connect_timeout,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
         )
         self._js = self._nc.jetstream()
         for family in FAMILIES:
-            config = StreamConfig(name=stream_for(family),
-                                  subjects=[f"{PREFIX}.{family}.>"],
-                                  duplicate_window=120.0)
+            config = StreamConfig(
+                name=self.stream_for(family),
+                subjects=[f"{self.prefix}.{family}.>"],
+                duplicate_window=120.0,
+            )
             try:
                 await self._js.add_stream(config)
             except JetStreamError:
@@ -97,8 +98,12 @@ class NatsBus(EventBus):
     async def _publish(self, envelopes: Sequence[Envelope]) -> None:
         await self._connect()
         pending = [
-            self._js.publish(subject_for(e), json.dumps(e, separators=(",", ":")).encode(),
-                             headers={"Nats-Msg-Id": str(e["id"])}, timeout=PUBLISH_TIMEOUT)
+            self._js.publish(
+                subject_for(e, self.prefix),
+                json.dumps(e, separators=(",", ":")).encode(),
+                headers={"Nats-Msg-Id": str(e["id"])},
+                timeout=PUBLISH_TIMEOUT,
+            )
             for e in envelopes
         ]
         # published concurrently, acknowledgements awaited together
@@ -111,19 +116,29 @@ class NatsBus(EventBus):
             self._run(self._publish(envelopes), PUBLISH_TIMEOUT + self.connect_timeout + 5)
         except Exception as exc:  # timeouts, no responders, lost connection: all retried
             self._ready = False
-            raise BusUnavailable(f"NATS did not acknowledge {len(envelopes)} event(s): {exc}"
-                                 ) from exc
+            raise BusUnavailable(
+                f"NATS did not acknowledge {len(envelopes)} event(s): {exc}"
+            ) from exc
 
     def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
         for pattern in patterns:
             family = pattern.split(".", 1)[0]
             families = FAMILIES if family in ("*", ">") else (family,)
             for fam in families:
-                subject = pattern_subject(pattern) if family not in ("*", ">") else (
-                    f"{PREFIX}.{fam}.>")
+                subject = (
+                    pattern_subject(pattern, self.prefix)
+                    if family not in ("*", ">")
+                    else (f"{self.prefix}.{fam}.>")
+                )
                 name = f"{durable}-{fam}-{_UNSAFE.sub('_', pattern)}"[:60]
-                self._tasks.append(asyncio.run_coroutine_threadsafe(
-                    self._consume(name, stream_for(fam), subject, handler), self._loop))
+                self._tasks.append(
+                    asyncio.run_coroutine_threadsafe(
+                        self._consume(name, self.stream_for(fam), subject, handler), self._loop
+                    )
+                )
+
+    def stream_for(self, family: str) -> str:
+        return f"{self.prefix.upper()}_{family.upper()}"
 
     async def _consume(self, durable: str, stream: str, subject: str, handler: Handler) -> None:
         loop = asyncio.get_running_loop()
@@ -131,9 +146,12 @@ class NatsBus(EventBus):
             try:
                 await self._connect()
                 sub = await self._js.pull_subscribe(
-                    subject, durable=durable, stream=stream,
-                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
-                                          max_deliver=-1),
+                    subject,
+                    durable=durable,
+                    stream=stream,
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=-1
+                    ),
                 )
                 while not self._closing:
                     try:
