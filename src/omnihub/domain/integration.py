@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -56,4 +57,5 @@ def published_quantity(locations: Iterable[dict[str, Any]], served: Sequence[str
     """floor(ratio × available over the channel's locations) − buffer, never below 0."""
     total = sum(int(loc.get("available", 0)) for loc in locations
                 if not served or loc.get("location") in served)
-    return max(0, math.floor(ratio * total) - buffer)
+    # the ratio as the decimal it was written as: floor(0.29 * 100) is 29 (not 28.999...96 -> 28)
+    return max(0, math.floor(Decimal(str(ratio)) * total) - buffer)

@@ -234,7 +234,7 @@ def demo(
         float | None, typer.Option(help="Stop after this many seconds and print the summary.")
     ] = None,
     port: Annotated[int, typer.Option(help="Port of the hub's API.")] = 8000,
-    rate: Annotated[float, typer.Option(help="Orders per second across all channels.")] = 20.0,
+    rate: Annotated[float, typer.Option(help="Orders per second across all channels.")] = 8.0,
     database: Annotated[
         Path, typer.Option(help="SQLite file for the demo (recreated at each run).")
     ] = Path("omnihub-demo.db"),

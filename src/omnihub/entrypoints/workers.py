@@ -24,6 +24,9 @@ from omnihub.ports import BusUnavailable, Envelope, EventBus
 
 log = logging.getLogger("omnihub.workers")
 
+DELIVERY_LOOPS = 4
+DELIVERY_BATCH = 32
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -50,8 +53,13 @@ class Reactions:
     def fan_out(self, envelope: Envelope) -> None:
         """Webhook subscriptions: one delivery per subscriber that wants this event."""
         items = [
-            {"endpoint": f"webhook:{sub['id']}", "url": sub["url"], "event_id": envelope["id"],
-             "event_type": envelope["type"], "payload": envelope}
+            {
+                "endpoint": f"webhook:{sub['id']}",
+                "url": sub["url"],
+                "event_id": envelope["id"],
+                "event_type": envelope["type"],
+                "payload": envelope,
+            }
             for sub in self.subscriptions()
             if any(matches(envelope["type"], p) for p in sub["events"])
         ]
@@ -65,11 +73,16 @@ class Reactions:
         for channel in self.channels():
             if not channel.get("endpoint"):
                 continue
-            qty = published_quantity(data["locations"], channel["locations"],
-                                     channel["allocation_ratio"], channel["buffer"])
+            qty = published_quantity(
+                data["locations"],
+                channel["locations"],
+                channel["allocation_ratio"],
+                channel["buffer"],
+            )
             occurred = datetime.fromisoformat(envelope["occurred_at"])
-            self.store.want_stock(channel["code"], data["sku"], qty, int(envelope["version"]),
-                                  occurred)
+            self.store.want_stock(
+                channel["code"], data["sku"], qty, int(envelope["version"]), occurred
+            )
 
     def order_status(self, envelope: Envelope) -> None:
         """R-06: shipped, delivered, cancelled and refunded go back to the order's channel."""
@@ -79,14 +92,24 @@ class Reactions:
         channel = next((c for c in self.channels() if c["code"] == data.get("channel")), None)
         if channel is None or not channel.get("endpoint"):
             return
-        self.store.enqueue([{
-            "endpoint": f"channel:{channel['code']}",
-            "url": channel["endpoint"].rstrip("/") + "/orders/status",
-            "event_id": envelope["id"], "event_type": envelope["type"],
-            "payload": {"order_id": data["order_id"], "status": data["to"],
-                        "cause": data.get("cause"), "occurred_at": envelope["occurred_at"],
-                        "event_id": envelope["id"]},
-        }], _now())
+        self.store.enqueue(
+            [
+                {
+                    "endpoint": f"channel:{channel['code']}",
+                    "url": channel["endpoint"].rstrip("/") + "/orders/status",
+                    "event_id": envelope["id"],
+                    "event_type": envelope["type"],
+                    "payload": {
+                        "order_id": data["order_id"],
+                        "status": data["to"],
+                        "cause": data.get("cause"),
+                        "occurred_at": envelope["occurred_at"],
+                        "event_id": envelope["id"],
+                    },
+                }
+            ],
+            _now(),
+        )
 
 
 def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
@@ -99,14 +122,20 @@ def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
         channel = channels.get(row.channel)
         if channel is None or not channel.get("endpoint"):
             continue
-        items.append({
-            "endpoint": f"channel:{row.channel}",
-            "url": channel["endpoint"].rstrip("/") + "/stock",
-            "event_id": f"stock:{row.sku}:{row.wanted_version}",
-            "event_type": "stock.push",
-            "payload": {"channel": row.channel, "sku": row.sku, "quantity": row.wanted,
-                        "version": row.wanted_version},
-        })
+        items.append(
+            {
+                "endpoint": f"channel:{row.channel}",
+                "url": channel["endpoint"].rstrip("/") + "/stock",
+                "event_id": f"stock:{row.sku}:{row.wanted_version}",
+                "event_type": "stock.push",
+                "payload": {
+                    "channel": row.channel,
+                    "sku": row.sku,
+                    "quantity": row.wanted,
+                    "version": row.wanted_version,
+                },
+            }
+        )
     store.enqueue(items, _now())
     for row in rows:
         store.mark_queued(row.channel, row.sku, row.wanted_version)
@@ -126,17 +155,21 @@ class Workers:
     _lock_file: Any = None
 
     def start(self) -> None:
+        # several delivery loops, small batches: a slow receiver holds up one loop, not all
         loops: list[tuple[str, float, Callable[[], Any]]] = [
-            ("deliveries", 0.05, lambda: self.runtime.run_due(_now())),
-            ("stock flush", self.hub.settings.stock_flush_seconds,
-             lambda: flush_stock(self.store)),
+            (f"deliveries-{n}", 0.05, lambda: self.runtime.run_due(_now(), DELIVERY_BATCH))
+            for n in range(DELIVERY_LOOPS)
+        ]
+        loops += [
+            ("stock flush", self.hub.settings.stock_flush_seconds, lambda: flush_stock(self.store)),
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
         ]
         if self.relay:
             loops.insert(0, ("outbox relay", 0.05, self._relay_once))
         for name, interval, job in loops:
-            thread = threading.Thread(target=self._loop, args=(name, interval, job),
-                                      name=name, daemon=True)
+            thread = threading.Thread(
+                target=self._loop, args=(name, interval, job), name=name, daemon=True
+            )
             thread.start()
             self.threads.append(thread)
 
@@ -187,14 +220,19 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
     def delivered(delivery: Any, status: int) -> None:
         if delivery.event_type == "stock.push":
             payload = delivery.payload
-            store.stock_acked(payload["channel"], payload["sku"], payload["quantity"],
-                              payload["version"], _now())
+            store.stock_acked(
+                payload["channel"], payload["sku"], payload["quantity"], payload["version"], _now()
+            )
 
     runtime = ConnectorRuntime(
-        store, policy=RetryPolicy(max_attempts=hub.settings.delivery_max_attempts,
-                                  base_seconds=hub.settings.delivery_backoff_seconds,
-                                  timeout_seconds=hub.settings.delivery_timeout_seconds),
-        rate_per_second=hub.settings.endpoint_rate_per_second, secrets=secret_for,
+        store,
+        policy=RetryPolicy(
+            max_attempts=hub.settings.delivery_max_attempts,
+            base_seconds=hub.settings.delivery_backoff_seconds,
+            timeout_seconds=hub.settings.delivery_timeout_seconds,
+        ),
+        rate_per_second=hub.settings.endpoint_rate_per_second,
+        secrets=secret_for,
         on_delivered=delivered,
     )
     workers = Workers(hub, store, bus, runtime)

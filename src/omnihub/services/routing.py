@@ -111,16 +111,8 @@ def route_order(
     if order.status is not OrderStatus.PAID and not unpaid_pickup:
         return RoutingResult(False)
     holding = uow.reservations.for_order(order.id)
-    if holding:
-        if unpaid_pickup:
-            return RoutingResult(False)
-        # a pickup order paid within its hold: keep the stock until the pickup deadline
-        uow.reservations.set_expiry(
-            order.id, now + timedelta(seconds=policy.pickup_collect_seconds)
-        )
-        order.transition(OrderStatus.ALLOCATED, "paid; the store keeps the goods for pickup", now)
-        _release(uow, order, now, f"{order.id}")
-        return RoutingResult(True)
+    if holding and unpaid_pickup:
+        return RoutingResult(False)
     if not order.reviewed and order.status is OrderStatus.PAID:
         order.reviewed = True
         findings = policy.rules.review(order)
@@ -140,8 +132,20 @@ def route_order(
                     ]
                 },
             )
+            if holding:
+                # a pickup order its store reserved before payment: a held order holds no stock
+                give_back_stock(uow, order, now, ReservationState.RELEASED)
+                close_fulfilments(uow, order, now, FulfilmentStatus.CANCELLED)
             order.hold(reason, now, cause)
             return RoutingResult(True)
+    if holding:
+        # a pickup order paid within its hold: keep the stock until the pickup deadline
+        uow.reservations.set_expiry(
+            order.id, now + timedelta(seconds=policy.pickup_collect_seconds)
+        )
+        order.transition(OrderStatus.ALLOCATED, "paid; the store keeps the goods for pickup", now)
+        _release(uow, order, now, f"{order.id}")
+        return RoutingResult(True)
     return _source_and_reserve(uow, order, now, policy, unpaid_pickup)
 
 
@@ -505,6 +509,13 @@ def collect_pickup(
                 "once paid and while the store holds it",
                 code=ErrorCode.ILLEGAL_TRANSITION,
             )
+        if not uow.reservations.for_order(order_id):
+            # the sweeper released the store's hold (it cancels the order next): the goods are
+            # no longer set aside, so they are not handed over against this order
+            raise Conflict(
+                f"the store's hold on order {order_id} has run out and its stock was released",
+                code=ErrorCode.ILLEGAL_TRANSITION,
+            )
         record = uow.routing.pickup_code(order_id)
         if record is None:
             raise PickupCodeError(f"order {order_id} has no pickup code")
@@ -587,6 +598,11 @@ def expire_pickup_holds(uow: UnitOfWork, order_ids: Sequence[str], now: datetime
                 cause = "pickup hold expired: not collected by the deadline; stock released"
             else:
                 continue
+            if any(
+                r.expires_at is None or r.expires_at > now
+                for r in uow.reservations.for_order(order_id)
+            ):
+                continue  # paid since the sweep and reserved again: the order has a new hold
             give_back_stock(uow, order, now, ReservationState.RELEASED)
             close_fulfilments(uow, order, now, FulfilmentStatus.CANCELLED)
             order.hold_reason = HoldReason.PICKUP_EXPIRED

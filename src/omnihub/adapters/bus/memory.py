@@ -1,5 +1,6 @@
-"""The in-process bus: publishing calls each subscriber in turn; a failing one fails the publish,
-so the relay keeps the events and publishes them again (subscribers are idempotent)."""
+"""The in-process bus: publishing calls each subscriber in turn; a failing one fails the publish
+(BusUnavailable, as the port says), so the relay keeps the events and publishes them again
+(subscribers are idempotent)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 from collections.abc import Sequence
 
 from omnihub.domain.integration import matches
-from omnihub.ports import Envelope, EventBus, Handler
+from omnihub.ports import BusUnavailable, Envelope, EventBus, Handler
 
 
 class MemoryBus(EventBus):
@@ -19,9 +20,15 @@ class MemoryBus(EventBus):
         with self._lock:
             subscribers = list(self._subscribers)
         for envelope in envelopes:
-            for _, patterns, handler in subscribers:
+            for durable, patterns, handler in subscribers:
                 if any(matches(envelope["type"], p) for p in patterns):
-                    handler(envelope)
+                    try:
+                        handler(envelope)
+                    except Exception as exc:  # not delivered: the relay keeps it, retries later
+                        raise BusUnavailable(
+                            f"subscriber {durable} failed on {envelope['type']} "
+                            f"{envelope['id']}: {exc}"
+                        ) from exc
 
     def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
         with self._lock:

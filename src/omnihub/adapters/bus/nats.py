@@ -8,6 +8,7 @@ relay and workers can use it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-import nats
+from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import Error as JetStreamError
@@ -60,33 +61,64 @@ class NatsBus(EventBus):
         self._ready = False
         self._tasks: list[Future[None]] = []
         self._closing = False
+        self._connecting = asyncio.Lock()
 
     def _run(self, coro: Any, timeout: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()  # a timed-out call must not go on in the background
+            raise
 
     async def _connect(self) -> None:
-        if self._ready and self._nc is not None and self._nc.is_connected:
-            return
-        self._nc = await nats.connect(
-            self.url,
-            connect_timeout=self.connect_timeout,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-        )
-        self._js = self._nc.jetstream()
-        for family in FAMILIES:
-            config = StreamConfig(
-                name=self.stream_for(family),
-                subjects=[f"{self.prefix}.{family}.>"],
-                duplicate_window=120.0,
-            )
-            try:
-                await self._js.add_stream(config)
-            except JetStreamError:
-                await self._js.update_stream(config)
-        self._ready = True
+        # One connection per bus, shared by the publisher and every consumer. nats-py keeps
+        # reconnecting it after an outage; an unreachable server fails within connect_timeout.
+        async with self._connecting:
+            nc = self._nc
+            if nc is None or nc.is_closed:
+                nc = NATS()
+                try:
+                    # max_reconnect_attempts=-1 makes nats-py retry even the first connect
+                    # forever: bound it, or every attempt during an outage would hang and leak
+                    await asyncio.wait_for(
+                        nc.connect(
+                            self.url,
+                            connect_timeout=self.connect_timeout,
+                            allow_reconnect=True,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.5,
+                            error_cb=self._on_error,
+                        ),
+                        self.connect_timeout,
+                    )
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+                    raise
+                self._nc, self._js, self._ready = nc, nc.jetstream(), False
+            elif not nc.is_connected:  # reconnecting by itself: wait a little, not forever
+                deadline = asyncio.get_running_loop().time() + self.connect_timeout
+                while not nc.is_connected:
+                    if nc.is_closed or asyncio.get_running_loop().time() > deadline:
+                        raise ConnectionError(f"NATS at {self.url} is not connected")
+                    await asyncio.sleep(0.05)
+            if self._ready:
+                return
+            for family in FAMILIES:
+                config = StreamConfig(
+                    name=self.stream_for(family),
+                    subjects=[f"{self.prefix}.{family}.>"],
+                    duplicate_window=120.0,
+                )
+                try:
+                    await self._js.add_stream(config)
+                except JetStreamError:
+                    await self._js.update_stream(config)
+            self._ready = True
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("NATS at %s: %s", self.url, exc)
 
     def connect(self) -> None:
         try:

@@ -45,6 +45,19 @@ class Delivery:
     finished_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one attempt (or why it was not made)."""
+
+    delivery_id: int
+    at: datetime
+    error: str | None = None
+    status: int | None = None
+    latency_ms: float | None = None
+    retry_at: datetime | None = None
+    postpone_until: datetime | None = None
+
+
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         row.id,
@@ -223,7 +236,8 @@ class IntegrationStore:
                 index_elements=["endpoint", "event_id"]
             )
         with self.engine.begin() as conn:
-            return int(conn.execute(statement, rows).rowcount or 0)
+            # rows actually inserted (RETURNING: psycopg's executemany rowcount is -1)
+            return len(conn.execute(statement.returning(D.c.id), rows).all())
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         """Take due deliveries for this worker: they are leased, so no other worker sends
@@ -246,20 +260,39 @@ class IntegrationStore:
                 )
         return [_delivery(r) for r in rows]
 
-    def succeeded(self, delivery_id: int, status: int, latency_ms: float, now: datetime) -> None:
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write the results of a batch of attempts in one transaction."""
+        if not outcomes:
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(D)
-                .where(D.c.id == delivery_id)
-                .values(
-                    status=DELIVERED,
-                    attempts=D.c.attempts + 1,
-                    last_status=status,
-                    latency_ms=latency_ms,
-                    finished_at=now,
-                    last_error=None,
-                )
-            )
+            for o in outcomes:
+                values: dict[str, Any]
+                if o.postpone_until is not None:
+                    values = {"next_attempt_at": o.postpone_until}
+                elif o.error is None:
+                    values = {
+                        "status": DELIVERED,
+                        "attempts": D.c.attempts + 1,
+                        "last_status": o.status,
+                        "latency_ms": o.latency_ms,
+                        "finished_at": o.at,
+                        "last_error": None,
+                    }
+                else:
+                    values = {
+                        "attempts": D.c.attempts + 1,
+                        "last_error": o.error[:2000],
+                        "last_status": o.status,
+                        "latency_ms": o.latency_ms,
+                    }
+                    if o.retry_at is None:
+                        values.update(status=DEAD, finished_at=o.at)
+                    else:
+                        values.update(next_attempt_at=o.retry_at)
+                conn.execute(sa.update(D).where(D.c.id == o.delivery_id).values(**values))
+
+    def succeeded(self, delivery_id: int, status: int, latency_ms: float, now: datetime) -> None:
+        self.record([Outcome(delivery_id, now, status=status, latency_ms=latency_ms)])
 
     def failed(
         self,
@@ -270,23 +303,23 @@ class IntegrationStore:
         retry_at: datetime | None,
         now: datetime,
     ) -> None:
-        values: dict[str, Any] = {
-            "attempts": D.c.attempts + 1,
-            "last_error": error[:2000],
-            "last_status": status,
-            "latency_ms": latency_ms,
-        }
-        if retry_at is None:
-            values.update(status=DEAD, finished_at=now)
-        else:
-            values.update(next_attempt_at=retry_at)
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(D).where(D.c.id == delivery_id).values(**values))
+        """A failed attempt: retried at ``retry_at``, or a dead letter when that is None."""
+        self.record(
+            [
+                Outcome(
+                    delivery_id,
+                    now,
+                    error=error,
+                    status=status,
+                    latency_ms=latency_ms,
+                    retry_at=retry_at,
+                )
+            ]
+        )
 
     def postpone(self, delivery_id: int, until: datetime) -> None:
         """Not attempted (circuit open, rate limit): try again later, no attempt counted."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(D).where(D.c.id == delivery_id).values(next_attempt_at=until))
+        self.record([Outcome(delivery_id, until, postpone_until=until)])
 
     def deliveries(
         self, *, status: str | None = None, endpoint: str | None = None, limit: int = 100

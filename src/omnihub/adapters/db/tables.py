@@ -234,7 +234,7 @@ routing_decisions = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("order_id", sa.String(26), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),  # "allocated" or "held:<reason>"
     sa.Column("explanation", sa.JSON, nullable=False),
     sa.Index("ix_routing_decisions_order_id", "order_id"),
 )
@@ -248,7 +248,7 @@ fulfilments = sa.Table(
     sa.Column("location", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("lines", sa.JSON, nullable=False),
-    sa.Column("shipment", sa.String(40), nullable=True),
+    sa.Column("shipment", sa.String(100), nullable=True),  # <group or order id>:<location>
     sa.Column("carrier", sa.String(64), nullable=True),
     sa.Column("tracking_number", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),

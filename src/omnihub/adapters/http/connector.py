@@ -16,12 +16,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from omnihub.adapters.db.integration import Delivery, IntegrationStore
+from omnihub.adapters.db.integration import Delivery, IntegrationStore, Outcome
 
 log = logging.getLogger("omnihub.connector")
 
@@ -35,7 +36,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^attempts))."""
-        return rng.uniform(0, min(self.cap_seconds, self.base_seconds * 2 ** attempts))
+        # a bounded float power: many attempts reach the cap instead of overflowing to an error
+        growth = 2.0 ** min(attempts, 1000)
+        return rng.uniform(0, min(self.cap_seconds, self.base_seconds * growth))
 
 
 @dataclass
@@ -84,6 +87,11 @@ class CircuitBreaker:
             return True
         return False
 
+    def cancel(self) -> None:
+        """The call just allowed is not made (held back by the rate limit): a half-open
+        circuit's trial is free again, or the circuit would stay half-open for ever."""
+        self.trial = False
+
     def success(self) -> None:
         self.failures, self.opened_at, self.trial = 0, None, False
 
@@ -99,13 +107,21 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
-Outcome = Callable[[Delivery, int], None]
+Delivered = Callable[[Delivery, int], None]
 
 
 class ConnectorRuntime:
-    def __init__(self, store: IntegrationStore, *, policy: RetryPolicy | None = None,
-                 rate_per_second: float = 50.0, secrets: Callable[[str], str | None],
-                 on_delivered: Outcome | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        store: IntegrationStore,
+        *,
+        policy: RetryPolicy | None = None,
+        rate_per_second: float = 50.0,
+        secrets: Callable[[str], str | None],
+        on_delivered: Delivered | None = None,
+        seed: int | None = None,
+        concurrency: int = 16,
+    ) -> None:
         self.store = store
         self.policy = policy or RetryPolicy()
         self.rate = rate_per_second
@@ -114,40 +130,63 @@ class ConnectorRuntime:
         self.breakers: dict[str, CircuitBreaker] = {}
         self.buckets: dict[str, TokenBucket] = {}
         self.rng = random.Random(seed)
-        self.client = httpx.Client(timeout=self.policy.timeout_seconds)
+        self.client = httpx.Client(
+            timeout=self.policy.timeout_seconds,
+            limits=httpx.Limits(
+                max_connections=concurrency * 2, max_keepalive_connections=concurrency
+            ),
+        )
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connector")
         self.lock = threading.Lock()
         self.stats = {"attempts": 0, "delivered": 0, "retried": 0, "dead": 0, "postponed": 0}
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True)
         self.client.close()
 
     def breaker(self, endpoint: str) -> CircuitBreaker:
         with self.lock:
             return self.breakers.setdefault(endpoint, CircuitBreaker())
 
-    def run_due(self, now: datetime, limit: int = 100) -> int:
-        """Attempt every due delivery once; returns how many were attempted."""
-        attempted = 0
-        for delivery in self.store.claim_due(now, limit):
-            if self._attempt(delivery):
-                attempted += 1
-        return attempted
+    def run_due(self, now: datetime, limit: int = 200) -> int:
+        """Attempt every due delivery once, in parallel; returns how many were attempted."""
+        due = self.store.claim_due(now, limit)
+        if not due:
+            return 0
+        ready: list[Delivery] = []
+        outcomes: list[Outcome] = []
+        for delivery in due:
+            wait = self._gate(delivery.endpoint)
+            if wait:
+                outcomes.append(
+                    Outcome(delivery.id, now, postpone_until=now + timedelta(seconds=wait))
+                )
+                self.stats["postponed"] += 1
+            else:
+                ready.append(delivery)
+        results = list(self.pool.map(self._send, ready))
+        outcomes.extend(results)
+        self.store.record(outcomes)
+        if self.on_delivered is not None:
+            for delivery, outcome in zip(ready, results, strict=True):
+                if outcome.error is None:
+                    self.on_delivered(delivery, outcome.status or 200)
+        return len(ready)
 
-    def _attempt(self, delivery: Delivery) -> bool:
-        endpoint = delivery.endpoint
+    def _gate(self, endpoint: str) -> float:
+        """0 when a call may go now; else seconds to wait (circuit open or over the rate)."""
         breaker = self.breaker(endpoint)
-        now = datetime.now(delivery.created_at.tzinfo)
         if not breaker.allow():
-            self.store.postpone(delivery.id, now + timedelta(seconds=breaker.cool_off / 2))
-            self.stats["postponed"] += 1
-            return False
+            return breaker.cool_off / 2
         with self.lock:
             bucket = self.buckets.setdefault(endpoint, TokenBucket(self.rate, self.rate))
             wait = bucket.take()
-        if wait > 0:
-            self.store.postpone(delivery.id, now + timedelta(seconds=wait))
-            self.stats["postponed"] += 1
-            return False
+        if wait:
+            breaker.cancel()
+        return wait
+
+    def _send(self, delivery: Delivery) -> Outcome:
+        endpoint = delivery.endpoint
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -162,7 +201,6 @@ class ConnectorRuntime:
             headers["X-Omnihub-Signature"] = sign(secret, timestamp, body)
         started = time.perf_counter()
         status: int | None = None
-        self.stats["attempts"] += 1
         try:
             response = self.client.post(delivery.url, content=body, headers=headers)
             status = response.status_code
@@ -172,24 +210,38 @@ class ConnectorRuntime:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
-        finished = datetime.now(delivery.created_at.tzinfo)
+        finished = datetime.now(UTC)
+        breaker = self.breaker(endpoint)
+        with self.lock:
+            self.stats["attempts"] += 1
+            if error is None:
+                breaker.success()
+                self.stats["delivered"] += 1
+            else:
+                breaker.failure()
         if error is None:
-            breaker.success()
-            self.store.succeeded(delivery.id, status or 200, latency, finished)
-            self.stats["delivered"] += 1
-            if self.on_delivered is not None:
-                self.on_delivered(delivery, status or 200)
-            return True
-        breaker.failure()
+            return Outcome(delivery.id, finished, status=status, latency_ms=latency)
         attempts = delivery.attempts + 1
         if attempts >= self.policy.max_attempts:
-            self.store.failed(delivery.id, error, status, latency, None, finished)
-            self.stats["dead"] += 1
-            log.warning("delivery %s to %s dead after %d attempts: %s", delivery.event_id,
-                        endpoint, attempts, error,
-                        extra={"event_id": delivery.event_id, "endpoint": endpoint})
-        else:
-            retry_at = finished + timedelta(seconds=self.policy.delay(attempts, self.rng))
-            self.store.failed(delivery.id, error, status, latency, retry_at, finished)
+            with self.lock:
+                self.stats["dead"] += 1
+            log.warning(
+                "delivery %s to %s dead after %d attempts: %s",
+                delivery.event_id,
+                endpoint,
+                attempts,
+                error,
+                extra={"event_id": delivery.event_id, "endpoint": endpoint},
+            )
+            return Outcome(delivery.id, finished, error=error, status=status, latency_ms=latency)
+        with self.lock:
             self.stats["retried"] += 1
-        return True
+            delay = self.policy.delay(attempts, self.rng)
+        return Outcome(
+            delivery.id,
+            finished,
+            error=error,
+            status=status,
+            latency_ms=latency,
+            retry_at=finished + timedelta(seconds=delay),
+        )

@@ -294,8 +294,12 @@ def parse_rules(text: str) -> ReviewRules:
         if not isinstance(tier, str) or not tier.strip():
             raise RuleFileError(line, f'service #{n + 1}: `tier` (e.g. "vip") is required')
         level = entry.get("service_level")
-        if level is not None and not isinstance(level, str):
-            raise RuleFileError(line, f"service #{n + 1}: `service_level` must be a string")
+        if level is not None and (not isinstance(level, str) or len(level) > 32):
+            raise RuleFileError(
+                line,
+                f"service #{n + 1}: `service_level` must be a string of at most 32 characters "
+                '(e.g. "next_day")',
+            )
         flags = {}
         for key in ("free_shipping", "prefer_warehouse"):
             value = entry.get(key, False)

@@ -21,6 +21,7 @@ from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
 from omnihub.entrypoints.api.app import create_app
 from omnihub.entrypoints.demo import channels
+from omnihub.entrypoints.demo.platforms import Platform
 from omnihub.entrypoints.demo.seed import HOT_SKU, HOT_SKU_STOCK, build_catalog, seed_retailer
 
 FLASH_SALE_BUYERS = 80
@@ -71,6 +72,11 @@ def run_demo(
         merge_window_seconds=3.0,
         pickup_pay_seconds=10.0,
         pickup_collect_seconds=20.0,
+        delivery_max_attempts=4,
+        delivery_backoff_seconds=0.2,
+        delivery_timeout_seconds=1.0,
+        stock_flush_seconds=1.0,
+        full_compare_seconds=15.0,
     )
     hub = bootstrap(settings, migrate=True)
     demo = build_catalog(rng)
@@ -85,9 +91,12 @@ def run_demo(
     actual_port = _free_port(port)
     if actual_port != port:
         console.print(f"port {port} is busy; using {actual_port}")
+    platform = Platform()
+    platform.start()
     server = _Server(create_app(hub), actual_port)
     server.start()
     base_url = f"http://127.0.0.1:{actual_port}"
+    _connect_receivers(base_url, platform)
     console.print(
         f"hub API on {base_url} (docs at {base_url}/docs); "
         f"streaming ~{rate:g} orders/s"
@@ -109,7 +118,13 @@ def run_demo(
         sim.start()
     mapping_at = (duration or 60) / 3
     flash_at = (duration or 60) * 0.45
-    mapped = flashed = False
+    mapped = flashed = fixed = False
+    fix_at = (duration or 60) * 0.6
+    bi_endpoint = next(
+        f"webhook:{w['id']}"
+        for w in httpx.get(f"{base_url}/api/v1/webhooks").json()["items"]
+        if w["url"].endswith("/bi")
+    )
     hub_stats: dict[str, Any] = {}
     client = httpx.Client(base_url=base_url, timeout=30)
     interrupted = False
@@ -127,6 +142,10 @@ def run_demo(
                         args=(base_url, demo, stats),
                         daemon=True,
                     ).start()
+                if not fixed and elapsed >= fix_at:
+                    fixed = True  # the BI team fixed their endpoint: replay its dead letters
+                    platform.refuses.pop("bi", None)
+                    client.post("/api/v1/dead-letters/replay", json={"endpoint": bi_endpoint})
                 if not flashed and elapsed >= flash_at:
                     flashed = True
                     threading.Thread(
@@ -136,7 +155,9 @@ def run_demo(
                     ).start()
                 response = client.get("/api/v1/stats")
                 hub_stats = response.json() if response.status_code == 200 else hub_stats
-                live.update(_dashboard(stats, hub_stats, elapsed, duration))
+                live.update(
+                    _dashboard(stats, hub_stats, elapsed, duration, _plumbing(hub, platform))
+                )
                 if not console.is_terminal and time.monotonic() - last_line >= 5:
                     last_line = time.monotonic()
                     console.print(_progress_line(stats, hub_stats, elapsed))
@@ -147,17 +168,135 @@ def run_demo(
         stop.set()
         for sim in sims:
             sim.join(timeout=35)
-    # let the sweeper pass once more, then read the final state of the books
+    # let the sweeper pass once more and the deliveries drain, then read the final state
     time.sleep(1.5)
+    drained = _drain(hub, timeout=30.0)
     hub_stats = client.get("/api/v1/stats").json()
     books = client.get("/api/v1/check").json()
+    plumbing = _plumbing(hub, platform)
     client.close()
     server.stop()
+    platform.stop()
     hub.close()
     ok = _summary(console, stats, hub_stats, books, time.monotonic() - started)
+    ok = _plumbing_summary(console, plumbing, drained) and ok
     if interrupted:
         console.print("stopped by Ctrl-C")
     return ok
+
+
+CHANNEL_RATIOS = {"tmall": 0.6, "jd": 0.5, "pdd": 0.3, "douyin": 0.3, "miniapp": 1.0}
+
+
+def _connect_receivers(base_url: str, platform: Platform) -> None:
+    """Channels get stock and status pushes; the ERP takes every event; the BI system takes
+    order events but can't read `order.held` at first: those become dead letters until the BI
+    team fixes it and they are replayed."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for name, ratio in CHANNEL_RATIOS.items():
+            client.post(
+                "/api/v1/channels",
+                json={
+                    "code": name,
+                    "adapter": name,
+                    "endpoint": f"{platform.url}/{name}",
+                    "secret": f"{name}-demo-secret-0001",
+                    "allocation_ratio": ratio,
+                    "buffer": 2,
+                },
+            ).raise_for_status()
+        client.post(
+            "/api/v1/webhooks",
+            json={
+                "url": f"{platform.url}/erp",
+                "events": ["*"],
+                "secret": "erp-demo-secret-0001",
+            },
+        ).raise_for_status()
+        client.post(
+            "/api/v1/webhooks",
+            json={
+                "url": f"{platform.url}/bi",
+                "events": ["order.*"],
+                "secret": "bi-demo-secret-00001",
+            },
+        ).raise_for_status()
+    platform.refuses["bi"] = "order.held"
+
+
+def _plumbing(hub: Any, platform: Platform) -> dict[str, Any]:
+    store = hub.integration
+    backlog, _ = store.outbox_backlog(hub.clock.now())
+    names = {f"webhook:{s['id']}": s["url"].rsplit("/", 1)[-1] for s in store.subscriptions()}
+    counts: dict[str, Counter[str]] = {}
+    attempts: Counter[str] = Counter()
+    for endpoint, status, n, tries in store.delivery_counts():
+        name = names.get(endpoint, endpoint)
+        counts.setdefault(name, Counter())[status] += n
+        attempts[name] += tries
+    sync = {c["code"]: store.sync_status(c["code"]) for c in store.channels()}
+    return {
+        "outbox": store.outbox_totals(),
+        "backlog": backlog,
+        "deliveries": counts,
+        "attempts": attempts,
+        "sync": sync,
+        "duplicates": dict(platform.duplicates),
+    }
+
+
+def _drain(hub: Any, timeout: float) -> bool:
+    """Wait (bounded) until the outbox is published and no delivery is waiting to be retried."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backlog, _ = hub.integration.outbox_backlog(hub.clock.now())
+        pending = sum(
+            n for _, status, n, _ in hub.integration.delivery_counts() if status == "pending"
+        )
+        if backlog == 0 and pending == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _plumbing_summary(console: Console, p: dict[str, Any], drained: bool) -> bool:
+    outbox = p["outbox"]
+    erp = p["deliveries"].get("erp", Counter())
+    delivered, dead, pending = erp["delivered"], erp["dead"], erp["pending"]
+    lost = outbox["events"] - delivered - dead - pending
+    table = Table(title="Deliveries by endpoint (receivers apply each event id once)")
+    for column in (
+        "endpoint",
+        "delivered",
+        "dead letters",
+        "pending",
+        "attempts",
+        "duplicates dropped",
+    ):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for endpoint, c in sorted(p["deliveries"].items()):
+        receiver = endpoint.split(":", 1)[-1]
+        table.add_row(
+            endpoint,
+            str(c["delivered"]),
+            str(c["dead"]),
+            str(c["pending"]),
+            str(p["attempts"][endpoint]),
+            str(p["duplicates"].get(receiver, 0)),
+        )
+    console.print(table)
+    for code, s in sorted(p["sync"].items()):
+        console.print(
+            f"stock sync {code}: {s['in_sync']}/{s['skus']} SKUs in sync, lag p50 "
+            f"{s['lag_ms_p50']} ms, p99 {s['lag_ms_p99']} ms"
+        )
+    console.print(
+        f"events produced {outbox['events']} = delivered {delivered} + dead-lettered {dead}"
+        + (f" + still retrying {pending}" if pending else "")
+        + f"; lost {lost}"
+        + ("" if drained else " (deliveries had not drained when the demo stopped)")
+    )
+    return bool(lost == 0)
 
 
 def _totals(hub_stats: dict[str, Any]) -> dict[str, int]:
@@ -178,7 +317,11 @@ def _progress_line(stats: channels.Stats, hub_stats: dict[str, Any], elapsed: fl
 
 
 def _dashboard(
-    stats: channels.Stats, hub_stats: dict[str, Any], elapsed: float, duration: float | None
+    stats: channels.Stats,
+    hub_stats: dict[str, Any],
+    elapsed: float,
+    duration: float | None,
+    plumbing: dict[str, Any],
 ) -> Group:
     per, other = stats.snapshot()
     table = Table(title="Channels → hub", expand=False)
@@ -223,6 +366,19 @@ def _dashboard(
         f"missed {other['flash_sale_missed']}; mappings added {other['mappings_added']} "
         f"(released {other['orders_released_by_mapping']} held orders)\n"
         f"server errors {other['server_errors']}, connection errors {other['connection_errors']}"
+    )
+    delivered = sum(c["delivered"] for c in plumbing["deliveries"].values())
+    dead = sum(c["dead"] for c in plumbing["deliveries"].values())
+    pending = sum(c["pending"] for c in plumbing["deliveries"].values())
+    retries = sum(plumbing["attempts"].values()) - delivered - dead
+    lags = ", ".join(
+        f"{code} {s['lag_ms_p50'] or '-'}/{s['lag_ms_p99'] or '-'} ms ({s['behind']} behind)"
+        for code, s in sorted(plumbing["sync"].items())
+    )
+    body += (
+        f"\noutbox: {plumbing['outbox']['events']} events, backlog {plumbing['backlog']}; "
+        f"deliveries: {delivered} delivered, {pending} waiting, {max(retries, 0)} retried "
+        f"attempts, {dead} dead letters\nstock sync lag p50/p99: {lags}"
     )
     return Group(table, Panel(body, title=f"omnihub demo · {clock}"))
 
