@@ -48,10 +48,12 @@ def pattern_subject(pattern: str, prefix: str = PREFIX) -> str:
 
 class NatsBus(EventBus):
     def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
-        # nats://host:4222/<namespace>: streams and subjects of one hub installation
+        # nats://host:4222/<namespace>: streams and subjects of one hub installation. Stream
+        # names are upper case, so the namespace is case-insensitive: "Shop" and "shop" must not
+        # be two installations fighting over the subjects of one stream.
         base, _, namespace = url.partition("://")[2].partition("/")
         self.url = url.split("://")[0] + "://" + base
-        self.prefix = _UNSAFE.sub("_", namespace.strip("/")) or PREFIX
+        self.prefix = _UNSAFE.sub("_", namespace.strip("/")).lower() or PREFIX
         self.connect_timeout = connect_timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus", daemon=True)
@@ -61,7 +63,7 @@ class NatsBus(EventBus):
         self._ready = False
         self._tasks: list[Future[None]] = []
         self._closing = False
-        self._connecting = asyncio.Lock()
+        self._attempt: asyncio.Future[None] | None = None
 
     def _run(self, coro: Any, timeout: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -72,50 +74,53 @@ class NatsBus(EventBus):
             raise
 
     async def _connect(self) -> None:
-        # One connection per bus, shared by the publisher and every consumer. nats-py keeps
-        # reconnecting it after an outage; an unreachable server fails within connect_timeout.
-        async with self._connecting:
-            nc = self._nc
-            if nc is None or nc.is_closed:
-                nc = NATS()
-                try:
-                    # max_reconnect_attempts=-1 makes nats-py retry even the first connect
-                    # forever: bound it, or every attempt during an outage would hang and leak
-                    await asyncio.wait_for(
-                        nc.connect(
-                            self.url,
-                            connect_timeout=self.connect_timeout,
-                            allow_reconnect=True,
-                            max_reconnect_attempts=-1,
-                            reconnect_time_wait=0.5,
-                            error_cb=self._on_error,
-                        ),
-                        self.connect_timeout,
-                    )
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await nc.close()
-                    raise
-                self._nc, self._js, self._ready = nc, nc.jetstream(), False
-            elif not nc.is_connected:  # reconnecting by itself: wait a little, not forever
-                deadline = asyncio.get_running_loop().time() + self.connect_timeout
-                while not nc.is_connected:
-                    if nc.is_closed or asyncio.get_running_loop().time() > deadline:
-                        raise ConnectionError(f"NATS at {self.url} is not connected")
-                    await asyncio.sleep(0.05)
-            if self._ready:
-                return
-            for family in FAMILIES:
-                config = StreamConfig(
-                    name=self.stream_for(family),
-                    subjects=[f"{self.prefix}.{family}.>"],
-                    duplicate_window=120.0,
-                )
-                try:
-                    await self._js.add_stream(config)
-                except JetStreamError:
-                    await self._js.update_stream(config)
-            self._ready = True
+        """One connection per bus, shared by the publisher and every consumer; nats-py
+        reconnects it after an outage. Callers that come while an attempt runs share it, so an
+        unreachable server fails each of them within connect_timeout."""
+        if self._ready and self._nc is not None and self._nc.is_connected:
+            return
+        if self._attempt is None or self._attempt.done():
+            self._attempt = asyncio.ensure_future(self._open())
+        await asyncio.shield(self._attempt)
+
+    async def _open(self) -> None:
+        nc = self._nc
+        if nc is None or nc.is_closed:
+            nc = NATS()
+            try:
+                # max_reconnect_attempts=-1 makes nats-py retry even the first connect forever
+                options: dict[str, Any] = {
+                    "connect_timeout": self.connect_timeout,
+                    "allow_reconnect": True,
+                    "max_reconnect_attempts": -1,
+                    "reconnect_time_wait": 0.5,
+                    "error_cb": self._on_error,
+                }
+                await asyncio.wait_for(nc.connect(self.url, **options), self.connect_timeout)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise
+            self._nc, self._js, self._ready = nc, nc.jetstream(), False
+        elif not nc.is_connected:  # reconnecting by itself: wait a little, not forever
+            deadline = asyncio.get_running_loop().time() + self.connect_timeout
+            while not nc.is_connected:
+                if nc.is_closed or asyncio.get_running_loop().time() > deadline:
+                    raise ConnectionError(f"NATS at {self.url} is not connected")
+                await asyncio.sleep(0.05)
+        if self._ready:
+            return
+        for family in FAMILIES:
+            config = StreamConfig(
+                name=self.stream_for(family),
+                subjects=[f"{self.prefix}.{family}.>"],
+                duplicate_window=120.0,
+            )
+            try:
+                await self._js.add_stream(config)
+            except JetStreamError:
+                await self._js.update_stream(config)
+        self._ready = True
 
     async def _on_error(self, exc: Exception) -> None:
         log.debug("NATS at %s: %s", self.url, exc)
