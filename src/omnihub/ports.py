@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -379,6 +380,15 @@ class UnitOfWork(abc.ABC):
 
     def emit(self, *events: Event) -> None:
         self._events.extend(events)
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A block whose writes are undone, and whose row locks are let go, when it raises.
+
+        This default only runs the block: a caller undoes its writes itself before raising, so
+        an adapter without savepoints (the in-memory fakes) ends up in the same state.
+        """
+        yield
 
     def commit(self) -> None:
         for order in self.orders.seen.values():

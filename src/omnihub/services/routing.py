@@ -56,6 +56,15 @@ class RoutingPolicy:
     _cache: tuple[tuple[Location, ...], NodeIndex] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def adopt(self, rules: ReviewRules, version: int) -> bool:
+        """Put stored rules in force unless newer ones already are (threads finish in any
+        order; the rules and their version change together)."""
+        with self._lock:
+            if version <= self.rules_version:
+                return False
+            self.rules, self.rules_version = rules, version
+            return True
+
     def node_index(self, locations: Sequence[Location]) -> NodeIndex:
         key = tuple(locations)
         with self._lock:
@@ -69,8 +78,9 @@ REVIEW_RULES = "review_rules"
 
 
 def replace_review_rules(uow: UnitOfWork, text: str, now: datetime, policy: RoutingPolicy,
-                         actor: str = "api") -> ReviewRules:
-    """Check and store new review rules; a bad file changes nothing (RuleFileError says why)."""
+                         actor: str = "api") -> tuple[ReviewRules, int]:
+    """Check and store new review rules, and their version; a bad file changes nothing
+    (RuleFileError says why)."""
     rules = parse_rules(text)
     with uow:
         version = uow.routing.save_document(REVIEW_RULES, text, now)
@@ -78,18 +88,17 @@ def replace_review_rules(uow: UnitOfWork, text: str, now: datetime, policy: Rout
                          details={"version": version, "rules": len(rules.rules),
                                   "services": len(rules.services)}, at=now)
         uow.commit()
-    policy.rules, policy.rules_version = rules, version
-    return rules
+    policy.adopt(rules, version)
+    return rules, version
 
 
 def sync_review_rules(uow: UnitOfWork, policy: RoutingPolicy) -> bool:
     """Pick up rules another worker stored; True when they changed here."""
     with uow:
         stored = uow.routing.document(REVIEW_RULES)
-    if stored is None or stored[0] == policy.rules_version:
+    if stored is None or stored[0] <= policy.rules_version:
         return False
-    policy.rules, policy.rules_version = parse_rules(stored[1]), stored[0]
-    return True
+    return policy.adopt(parse_rules(stored[1]), stored[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,18 +230,31 @@ def _routing_error_reason(exc: DomainError) -> str:
     return HoldReason.NO_NODE
 
 
+class _RaceLost(Exception):
+    """Another order took stock the plan counted on (rolls the attempt's savepoint back)."""
+
+
 def _reserve(
     uow: UnitOfWork, order: Order, decision: Decision, now: datetime, expires: datetime | None
 ) -> bool:
-    """Take every row of the plan or none; rows in (location, sku) order against deadlocks."""
+    """Take every row of the plan or none; rows in (location, sku) order against deadlocks.
+
+    A lost race is undone in a savepoint, which also lets go of the rows this attempt locked:
+    kept until commit, they would break the lock order of the next attempt's plan, and orders
+    re-planning at the same time deadlocked on PostgreSQL.
+    """
     items = sorted(decision.plan or [], key=lambda i: (i.location, i.sku, i.line_no))
     taken: list[PlanItem] = []
-    for item in items:
-        if not uow.stock.try_reserve(item.location, item.sku, item.qty):
-            for done in taken:
-                uow.stock.unreserve(done.location, done.sku, done.qty)
-            return False
-        taken.append(item)
+    try:
+        with uow.savepoint():
+            for item in items:
+                if not uow.stock.try_reserve(item.location, item.sku, item.qty):
+                    for done in taken:
+                        uow.stock.unreserve(done.location, done.sku, done.qty)
+                    raise _RaceLost
+                taken.append(item)
+    except _RaceLost:
+        return False
     for item in items:
         reservation = Reservation(
             id=new_id(),

@@ -240,16 +240,26 @@ class SqlRoutingRepository(RoutingRepository):
         return None if row is None else (int(row.version), row.body)
 
     def save_document(self, name: str, body: str, at: datetime) -> int:
-        current = self.document(name)
-        version = 1 if current is None else current[0] + 1
-        if current is None:
-            self.conn.execute(
-                sa.insert(documents).values(name=name, body=body, version=version, updated_at=at)
-            )
+        # The row is made if missing, then locked: two people saving at once get versions n+1
+        # and n+2, never both n+1 (a worker holding the losing body under the stored version
+        # would never pick the winner up).
+        insert: sa.Insert
+        if self.conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            insert = pg_insert(documents).on_conflict_do_nothing()
         else:
-            self.conn.execute(
-                sa.update(documents)
-                .where(documents.c.name == name)
-                .values(body=body, version=version, updated_at=at)
-            )
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert = sqlite_insert(documents).on_conflict_do_nothing()
+        self.conn.execute(insert.values(name=name, body="", version=0, updated_at=at))
+        current = self.conn.execute(
+            sa.select(documents.c.version).where(documents.c.name == name).with_for_update()
+        ).scalar_one()
+        version = int(current) + 1
+        self.conn.execute(
+            sa.update(documents)
+            .where(documents.c.name == name)
+            .values(body=body, version=version, updated_at=at)
+        )
         return version

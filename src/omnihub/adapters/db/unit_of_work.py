@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
@@ -66,6 +68,12 @@ class SqlUnitOfWork(UnitOfWork):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        assert self._conn is not None
+        with self._conn.begin_nested():
+            yield
 
     def _commit(self) -> None:
         assert self._tx is not None

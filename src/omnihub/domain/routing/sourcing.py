@@ -190,6 +190,11 @@ def source(
             )
         if not index.offers(Service.PICKUP)[store]:
             raise RoutingError(f"store {request.pickup_location} does not offer pickup")
+        if not index.serves(request.channel)[store]:
+            # not "short of stock": a person would move goods there for nothing
+            raise RoutingError(
+                f"store {request.pickup_location} does not offer pickup to {request.channel} orders"
+            )
         only = np.zeros(n, dtype=bool)
         only[store] = True
         keep = only

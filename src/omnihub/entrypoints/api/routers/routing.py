@@ -39,7 +39,7 @@ async def put_review_rules(request: Request, hub: HubDep) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the rules must be UTF-8 text") from exc
-    rules = await run_in_threadpool(
+    rules, version = await run_in_threadpool(
         routing.replace_review_rules, hub.uow(), text, hub.clock.now(), hub.policy
     )
     return {
@@ -53,7 +53,7 @@ async def put_review_rules(request: Request, hub: HubDep) -> dict[str, Any]:
             }
             for s in rules.services
         ],
-        "version": hub.policy.rules_version,
+        "version": version,  # of this file (another PUT may have stored a newer one since)
     }
 
 
