@@ -40,13 +40,15 @@ class Reactions:
     _subs: tuple[float, list[dict[str, Any]]] = (0.0, [])
     _channels: tuple[float, list[dict[str, Any]]] = (0.0, [])
 
-    def subscriptions(self) -> list[dict[str, Any]]:
-        if time.monotonic() - self._subs[0] > 2.0:
+    def subscriptions(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """Cached for 2 s; ``fresh`` reads them now (a subscription created a moment ago must
+        get the next event, and its deliveries must be signed)."""
+        if fresh or time.monotonic() - self._subs[0] > 2.0:
             self._subs = (time.monotonic(), self.store.subscriptions())
         return self._subs[1]
 
-    def channels(self) -> list[dict[str, Any]]:
-        if time.monotonic() - self._channels[0] > 2.0:
+    def channels(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        if fresh or time.monotonic() - self._channels[0] > 2.0:
             self._channels = (time.monotonic(), self.store.channels())
         return self._channels[1]
 
@@ -60,7 +62,7 @@ class Reactions:
                 "event_type": envelope["type"],
                 "payload": envelope,
             }
-            for sub in self.subscriptions()
+            for sub in self.subscriptions(fresh=True)
             if any(matches(envelope["type"], p) for p in sub["events"])
         ]
         self.store.enqueue(items, _now())
@@ -70,26 +72,33 @@ class Reactions:
         if envelope["type"] != ev.STOCK_CHANGED:
             return
         data = envelope["data"]
-        for channel in self.channels():
-            if not channel.get("endpoint"):
-                continue
-            qty = published_quantity(
-                data["locations"],
-                channel["locations"],
-                channel["allocation_ratio"],
-                channel["buffer"],
+        wants = [
+            (
+                channel["code"],
+                data["sku"],
+                published_quantity(
+                    data["locations"],
+                    channel["locations"],
+                    channel["allocation_ratio"],
+                    channel["buffer"],
+                ),
+                int(envelope["version"]),
             )
+            for channel in self.channels(fresh=True)
+            if channel.get("endpoint")
+        ]
+        if wants:
             occurred = datetime.fromisoformat(envelope["occurred_at"])
-            self.store.want_stock(
-                channel["code"], data["sku"], qty, int(envelope["version"]), occurred
-            )
+            self.store.want_stock_many(wants, occurred)
 
     def order_status(self, envelope: Envelope) -> None:
         """R-06: shipped, delivered, cancelled and refunded go back to the order's channel."""
         data = envelope["data"]
         if envelope["type"] != ev.ORDER_STATUS_CHANGED or data.get("to") not in STATUSES_PUSHED:
             return
-        channel = next((c for c in self.channels() if c["code"] == data.get("channel")), None)
+        channel = next(
+            (c for c in self.channels(fresh=True) if c["code"] == data.get("channel")), None
+        )
         if channel is None or not channel.get("endpoint"):
             return
         self.store.enqueue(
@@ -117,29 +126,25 @@ def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
     flushes becomes a single push."""
     rows = store.stock_to_push(limit)
     channels = {c["code"]: c for c in store.channels()}
-    items = []
+    queued = 0
     for row in rows:
         channel = channels.get(row.channel)
         if channel is None or not channel.get("endpoint"):
             continue
-        items.append(
-            {
-                "endpoint": f"channel:{row.channel}",
-                "url": channel["endpoint"].rstrip("/") + "/stock",
-                "event_id": f"stock:{row.sku}:{row.wanted_version}",
-                "event_type": "stock.push",
-                "payload": {
-                    "channel": row.channel,
-                    "sku": row.sku,
-                    "quantity": row.wanted,
-                    "version": row.wanted_version,
-                },
-            }
-        )
-    store.enqueue(items, _now())
-    for row in rows:
-        store.mark_queued(row.channel, row.sku, row.wanted_version)
-    return len(items)
+        item = {
+            "endpoint": f"channel:{row.channel}",
+            "url": channel["endpoint"].rstrip("/") + "/stock",
+            "event_id": f"stock:{row.sku}:{row.wanted_version}",
+            "event_type": "stock.push",
+            "payload": {
+                "channel": row.channel,
+                "sku": row.sku,
+                "quantity": row.wanted,
+                "version": row.wanted_version,
+            },
+        }
+        queued += store.queue_push(row, item, _now())
+    return queued
 
 
 @dataclass
@@ -161,7 +166,7 @@ class Workers:
             for n in range(DELIVERY_LOOPS)
         ]
         loops += [
-            ("stock flush", self.hub.settings.stock_flush_seconds, lambda: flush_stock(self.store)),
+            ("stock flush", self.hub.settings.stock_flush_seconds, self._flush_stock),
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
         ]
         if self.relay:
@@ -172,6 +177,12 @@ class Workers:
             )
             thread.start()
             self.threads.append(thread)
+
+    def _flush_stock(self) -> int:
+        """One flush per interval even when it queued pushes: the changes of a SKU between two
+        flushes become one push (looping at once while busy would push nearly every change)."""
+        flush_stock(self.store)
+        return 0
 
     def _relay_once(self) -> int:
         try:
@@ -212,10 +223,19 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
 
     def secret_for(endpoint: str) -> str | None:
         kind, _, key = endpoint.partition(":")
-        if kind == "webhook":
-            return next((s["secret"] for s in reactions.subscriptions() if s["id"] == key), None)
-        channel = next((c for c in reactions.channels() if c["code"] == key), None)
-        return channel.get("secret") if channel else None
+        for fresh in (False, True):  # not in the cached list: created since, read it again
+            if kind == "webhook":
+                sub = next((s for s in reactions.subscriptions(fresh=fresh) if s["id"] == key),
+                           None)
+                if sub is not None:
+                    return str(sub["secret"])
+            else:
+                channel = next(
+                    (c for c in reactions.channels(fresh=fresh) if c["code"] == key), None
+                )
+                if channel is not None:
+                    return channel.get("secret")
+        return None
 
     def delivered(delivery: Any, status: int) -> None:
         if delivery.event_type == "stock.push":

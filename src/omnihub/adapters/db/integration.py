@@ -24,6 +24,8 @@ from omnihub.ports import Envelope
 D = deliveries
 S = stock_sync
 PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
+#: stock_sync's queued/acked version of a (channel, SKU) never pushed
+NEVER = -1
 #: a claimed delivery is invisible to other workers for this long (then it is retried)
 CLAIM_LEASE = timedelta(seconds=60)
 
@@ -154,6 +156,11 @@ class IntegrationStore:
             oldest = oldest.replace(tzinfo=UTC)
         return int(count), (now - oldest).total_seconds() if oldest else 0.0
 
+    def outbox_position(self) -> int:
+        """The sequence of the newest event recorded so far (0 when none)."""
+        with self._read() as conn, conn.begin():
+            return int(conn.execute(sa.select(sa.func.max(outbox.c.id))).scalar() or 0)
+
     def outbox_totals(self) -> dict[str, int]:
         with self._read() as conn, conn.begin():
             total, done = conn.execute(
@@ -219,6 +226,12 @@ class IntegrationStore:
         """Queue deliveries; one per (endpoint, event id) however often an event arrives."""
         if not items:
             return 0
+        with self.engine.begin() as conn:
+            return self._insert_deliveries(conn, items, now)
+
+    def _insert_deliveries(
+        self, conn: sa.Connection, items: Sequence[dict[str, Any]], now: datetime
+    ) -> int:
         rows = [
             dict(item, status=PENDING, attempts=0, next_attempt_at=now, created_at=now)
             for item in items
@@ -235,9 +248,8 @@ class IntegrationStore:
             statement = sqlite_insert(D).on_conflict_do_nothing(
                 index_elements=["endpoint", "event_id"]
             )
-        with self.engine.begin() as conn:
-            # rows actually inserted (RETURNING: psycopg's executemany rowcount is -1)
-            return len(conn.execute(statement.returning(D.c.id), rows).all())
+        # rows actually inserted (RETURNING: psycopg's executemany rowcount is -1)
+        return len(conn.execute(statement.returning(D.c.id), rows).all())
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         """Take due deliveries for this worker: they are leased, so no other worker sends
@@ -378,48 +390,94 @@ class IntegrationStore:
     def want_stock(self, channel: str, sku: str, qty: int, version: int, at: datetime) -> None:
         """Remember the newest quantity a channel should show; an older version changes
         nothing (events may arrive out of order or twice)."""
+        self.want_stock_many([(channel, sku, qty, version)], at)
+
+    def want_stock_many(self, wants: Sequence[tuple[str, str, int, int]], at: datetime) -> None:
+        """``want_stock`` for several (channel, sku, qty, version) in one transaction: a stock
+        change for every channel at once (a commit per channel made the relay the bottleneck)."""
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                sa.update(S)
-                .where(S.c.channel == channel, S.c.sku == sku, S.c.wanted_version < version)
-                .values(wanted=qty, wanted_version=version, wanted_at=at)
-            ).rowcount
-            if changed:
-                return
-            exists = conn.execute(
-                sa.select(S.c.sku).where(S.c.channel == channel, S.c.sku == sku)
-            ).first()
-            if exists is None:
-                if self.postgres:
-                    from sqlalchemy.dialects.postgresql import insert as pg_insert
+            for channel, sku, qty, version in wants:
+                self._want(conn, channel, sku, qty, version, at)
 
-                    statement: Any = pg_insert(S).on_conflict_do_nothing()
-                else:
-                    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    def _want(
+        self, conn: sa.Connection, channel: str, sku: str, qty: int, version: int, at: datetime
+    ) -> None:
+        changed = conn.execute(
+            sa.update(S)
+            .where(S.c.channel == channel, S.c.sku == sku, S.c.wanted_version < version)
+            .values(wanted=qty, wanted_version=version, wanted_at=at)
+        ).rowcount
+        if changed:
+            return
+        exists = conn.execute(
+            sa.select(S.c.sku).where(S.c.channel == channel, S.c.sku == sku)
+        ).first()
+        if exists is None:
+            if self.postgres:
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-                    statement = sqlite_insert(S).on_conflict_do_nothing()
-                conn.execute(
-                    statement.values(
-                        channel=channel,
-                        sku=sku,
-                        wanted=qty,
-                        wanted_version=version,
-                        wanted_at=at,
-                        queued_version=0,
-                        acked_version=0,
-                    )
+                statement: Any = pg_insert(S).on_conflict_do_nothing()
+            else:
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                statement = sqlite_insert(S).on_conflict_do_nothing()
+            conn.execute(
+                statement.values(
+                    channel=channel,
+                    sku=sku,
+                    wanted=qty,
+                    wanted_version=version,
+                    wanted_at=at,
+                    # never queued, never acknowledged: below every version, the snapshot of
+                    # a channel created before the first event (version 0) included
+                    queued_version=NEVER,
+                    acked_version=NEVER,
                 )
+            )
 
     def stock_to_push(self, limit: int) -> list[Any]:
+        """(channel, SKU) rows with a newer value to push and no push of theirs still waiting:
+        one push at a time per (channel, SKU), so an older value retried late never lands on
+        the channel after a newer one (the channel would keep it while the hub, having the
+        newer acknowledgement, believes it in sync)."""
+        waiting = (
+            sa.select(D.c.id)
+            .where(
+                D.c.endpoint == sa.literal("channel:") + S.c.channel,
+                D.c.event_id
+                == sa.literal("stock:") + S.c.sku + sa.literal(":")
+                + sa.cast(S.c.queued_version, sa.String),
+                D.c.status == PENDING,
+            )
+            .exists()
+        )
         with self._read() as conn, conn.begin():
             return list(
                 conn.execute(
                     sa.select(S)
-                    .where(S.c.wanted_version > S.c.queued_version)
+                    .where(S.c.wanted_version > S.c.queued_version, ~waiting)
                     .order_by(S.c.wanted_at)
                     .limit(limit)
                 )
             )
+
+    def queue_push(self, row: Any, item: dict[str, Any], now: datetime) -> bool:
+        """Queue the push of ``row``'s wanted value unless another flusher queued one for this
+        (channel, SKU) since ``row`` was read (compare-and-set on the queued version)."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                sa.update(S)
+                .where(
+                    S.c.channel == row.channel,
+                    S.c.sku == row.sku,
+                    S.c.queued_version == row.queued_version,
+                )
+                .values(queued_version=row.wanted_version)
+            ).rowcount
+            if taken != 1:
+                return False
+            self._insert_deliveries(conn, [item], now)
+        return True
 
     def mark_queued(self, channel: str, sku: str, version: int) -> None:
         with self.engine.begin() as conn:
@@ -470,7 +528,7 @@ class IntegrationStore:
                         ),
                         S.c.queued_version >= S.c.wanted_version,
                     )
-                    .values(queued_version=0)
+                    .values(queued_version=NEVER)
                 ).rowcount
             )
 

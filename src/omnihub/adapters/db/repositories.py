@@ -20,10 +20,12 @@ from omnihub.adapters.db.tables import (
     orders,
     outbox,
     skus,
+    stock_levels,
 )
 from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.errors import AlreadyExists
 from omnihub.domain.events import Event
+from omnihub.domain.inventory import StockLevel
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
 from omnihub.domain.orders import (
     Address,
@@ -485,13 +487,43 @@ class SqlOutbox(Outbox):
         self.conn = conn
 
     def add(self, events: Sequence[Event]) -> None:
+        rows = [
+            {
+                "event_id": e.id, "type": e.type, "aggregate_id": e.aggregate_id,
+                "version": e.version, "occurred_at": e.occurred_at, "data": e.data,
+            }
+            for e in events
+        ]
+        self._current_stock(rows)
+        self.conn.execute(sa.insert(outbox), rows)
+
+    def _current_stock(self, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: changes of one SKU at two locations lock two different level rows, so
+        each transaction may have read the other location as it was before the other commits,
+        and the newest ``stock.changed`` would then miss a change. Here, after every level lock
+        of the transaction, the SKUs are locked (in order; NO KEY UPDATE, so foreign-key checks
+        are not blocked) and their levels read again: each SKU's events are numbered in commit
+        order and carry the stock as it is at commit."""
+        changed = sorted({r["aggregate_id"] for r in rows if r["type"] == "stock.changed"})
+        if not changed or self.conn.dialect.name != "postgresql":
+            return  # SQLite: writers are serialised, what was read is what is committed
         self.conn.execute(
-            sa.insert(outbox),
-            [
-                {
-                    "event_id": e.id, "type": e.type, "aggregate_id": e.aggregate_id,
-                    "version": e.version, "occurred_at": e.occurred_at, "data": e.data,
-                }
-                for e in events
-            ],
+            sa.select(skus.c.code).where(skus.c.code.in_(changed)).order_by(skus.c.code)
+            .with_for_update(key_share=True)
         )
+        levels: dict[str, list[dict[str, Any]]] = {sku: [] for sku in changed}
+        query = (
+            sa.select(stock_levels).where(stock_levels.c.sku.in_(changed))
+            .order_by(stock_levels.c.sku, stock_levels.c.location)
+        )
+        for lv in self.conn.execute(query):
+            levels[lv.sku].append({
+                "location": lv.location, "on_hand": lv.on_hand, "reserved": lv.reserved,
+                "available": StockLevel(lv.location, lv.sku, lv.on_hand, lv.reserved,
+                                        lv.safety).available,
+            })
+        for row in rows:
+            if row["type"] == "stock.changed":
+                locations = levels[row["aggregate_id"]]
+                row["data"] = {**row["data"], "locations": locations,
+                               "available": sum(lv["available"] for lv in locations)}

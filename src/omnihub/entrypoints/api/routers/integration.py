@@ -84,12 +84,16 @@ def create_channel(body: ChannelIn, hub: HubDep) -> dict[str, Any]:
         if unknown:
             raise NotFound(f"unknown location(s): {', '.join(unknown)}",
                            code=ErrorCode.UNKNOWN_LOCATION)
-        levels = uow.stock.all_levels()
     store.add_channel({"code": body.code, "adapter": body.adapter, "endpoint": body.endpoint,
                        "secret": body.secret, "allocation_ratio": body.allocation_ratio,
                        "buffer": body.buffer, "locations": body.locations, "created_at": now})
     if body.endpoint:
-        snapshot = store.outbox_totals()["events"] + 1
+        # The channel exists from here on, so every later event is applied to it; the snapshot
+        # is versioned as the newest event already in the levels read next, so it neither hides
+        # the next change (the old "count + 1" did) nor overrides a newer one.
+        snapshot = store.outbox_position()
+        with hub.read_uow() as uow:
+            levels = uow.stock.all_levels()
         per_sku: dict[str, list[dict[str, Any]]] = {}
         for level in levels:
             per_sku.setdefault(level.sku, []).append(
