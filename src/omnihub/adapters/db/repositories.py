@@ -24,7 +24,7 @@ from omnihub.adapters.db.tables import (
 )
 from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.errors import AlreadyExists
-from omnihub.domain.events import Event
+from omnihub.domain.events import STOCK_CHANGED, Event
 from omnihub.domain.inventory import StockLevel
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
 from omnihub.domain.orders import (
@@ -504,7 +504,7 @@ class SqlOutbox(Outbox):
         of the transaction, the SKUs are locked (in order; NO KEY UPDATE, so foreign-key checks
         are not blocked) and their levels read again: each SKU's events are numbered in commit
         order and carry the stock as it is at commit."""
-        changed = sorted({r["aggregate_id"] for r in rows if r["type"] == "stock.changed"})
+        changed = sorted({r["aggregate_id"] for r in rows if r["type"] == STOCK_CHANGED})
         if not changed or self.conn.dialect.name != "postgresql":
             return  # SQLite: writers are serialised, what was read is what is committed
         self.conn.execute(
@@ -523,7 +523,7 @@ class SqlOutbox(Outbox):
                                         lv.safety).available,
             })
         for row in rows:
-            if row["type"] == "stock.changed":
+            if row["type"] == STOCK_CHANGED:
                 locations = levels[row["aggregate_id"]]
                 row["data"] = {**row["data"], "locations": locations,
                                "available": sum(lv["available"] for lv in locations)}
