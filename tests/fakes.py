@@ -203,6 +203,12 @@ class FakeStockRepository(StockRepository):
             for e in self.state.ledger
         )
 
+    def movement_qty(self, location: str, sku: str, kind: MovementKind, reference: str) -> int:
+        return sum(
+            e.qty for e in self.state.ledger
+            if (e.location, e.sku, e.kind, e.reference) == (location, sku, kind, reference)
+        )
+
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
         # The same rule as the conditional UPDATE: on_hand - reserved - safety >= qty.
         level = self.state.levels.get((location, sku))

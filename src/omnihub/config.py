@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     stock_flush_seconds: float = Field(default=1.0, gt=0)
     """Stock changes are coalesced and pushed to channels at this interval."""
     full_compare_seconds: float = Field(default=300.0, gt=0)
+    pull_seconds: float = Field(default=5.0, gt=0)
+    """Pull channels (Taobao, JD, Pinduoduo) are asked for modified orders at this interval."""
+    pull_settle_seconds: float = Field(default=2.0, ge=0)
+    """A pull window ends this long before now: orders still being committed on the platform
+    are read by the next window instead of being skipped."""
+    pull_start_hours: float = Field(default=24.0, gt=0)
+    """A channel pulled for the first time starts this far back."""
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_seconds: float = Field(default=0.5, gt=0)
     delivery_timeout_seconds: float = Field(default=5.0, gt=0)

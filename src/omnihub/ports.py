@@ -7,7 +7,7 @@ import builtins
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -118,6 +118,10 @@ class StockRepository(abc.ABC):
     @abc.abstractmethod
     def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
         """Whether this movement was recorded already (movements are idempotent by reference)."""
+
+    @abc.abstractmethod
+    def movement_qty(self, location: str, sku: str, kind: MovementKind, reference: str) -> int:
+        """The signed quantity recorded by that movement (0 if there is none)."""
 
     @abc.abstractmethod
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
@@ -407,3 +411,211 @@ class UnitOfWork(abc.ABC):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# -- sales channels ---------------------------------------------------------------------------
+# Each channel's adapter (adapters/channels/<name>/) translates between the platform's own
+# language and the hub's; the HTTP transport, retries and cursors are the hub's, shared by all.
+
+
+class ChannelRefused(DomainError):
+    """An inbound request is refused before anything is stored: bad signature (401), a
+    timestamp outside the window (401), a message id seen before (409)."""
+
+    code = ErrorCode.BAD_SIGNATURE
+
+
+class UnreadablePayload(DomainError):
+    """The adapter cannot read the body (400); the raw body is kept in the inbound log."""
+
+    code = ErrorCode.UNREADABLE_PAYLOAD
+
+
+class UnknownChannelStatus(UnreadablePayload):
+    def __init__(self, channel: str, status: object) -> None:
+        super().__init__(
+            f"{channel} status {status!r} is not in the {channel} status table; the order is "
+            "kept in the inbound log until the table knows it",
+            code=ErrorCode.UNKNOWN_CHANNEL_STATUS, details={"status": str(status)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """One channel instance: which adapter speaks for it and how to reach the platform."""
+
+    code: str
+    adapter: str
+    secret: str | None = None
+    credentials: dict[str, Any] | None = None
+    endpoint: str | None = None
+
+    def credential(self, name: str, default: str | None = None) -> str:
+        value = (self.credentials or {}).get(name, default)
+        if value is None:
+            raise InvalidChannelConfig(
+                f"channel {self.code} ({self.adapter}) needs credentials.{name}"
+            )
+        return str(value)
+
+    def url(self, path: str = "") -> str:
+        if not self.endpoint:
+            raise InvalidChannelConfig(f"channel {self.code} has no endpoint")
+        return self.endpoint.rstrip("/") + path
+
+
+class InvalidChannelConfig(DomainError):
+    code = ErrorCode.VALIDATION
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """A request a platform made to the hub, as received: raw bytes, headers (lower-case
+    names) and query parameters."""
+
+    body: bytes
+    headers: dict[str, str]
+    query: dict[str, str]
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What the signature check learnt: the message id (for replay protection) and when the
+    platform says it sent the message (checked against the allowed clock skew)."""
+
+    message_id: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What an inbound message says: orders (new or updated), ids of orders to fetch in full
+    (platforms that notify with an id only), or nothing the hub acts on (``ignored``)."""
+
+    orders: list[Any]
+    """Each an ``IngestOrder`` (domain.orders); several when a platform batches messages."""
+    fetch: list[str] | None = None
+    ignored: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+    params: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PulledOrder:
+    external_id: str
+    native: dict[str, Any]
+    """The order as the platform returned it (one element of the page)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PulledPage:
+    orders: list[PulledOrder]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StockUpdate:
+    channel_sku: str
+    """The platform's identity of the item (the merchant SKU code or its product/variant id,
+    as the adapter documents), i.e. the channel SKU of the mapping."""
+    quantity: int
+    sku: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentUpdate:
+    external_id: str
+    carrier: str | None
+    tracking_number: str | None
+    status: str
+    """The hub's order status that caused the push: shipped, delivered, cancelled, refunded."""
+
+
+class CallRefused(Exception):
+    """The platform answered with an error. ``retry`` says whether a later attempt may work
+    (rate limits, outages) or never will (bad data, an order closed on the platform)."""
+
+    def __init__(self, message: str, *, retry: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.code = code
+
+
+class ChannelAdapter(abc.ABC):
+    """The port every channel implements. ``mapper.py`` holds its pure native ↔ canonical
+    functions; ``client.py`` the adapter class built on them; ``signature.py`` how it signs;
+    ``simulator.py`` a local stand-in of the platform."""
+
+    name: str
+    #: which field of a native line is the channel SKU a mapping matches
+    line_identity: str
+    #: True when the hub pulls orders by modified-time window (else they are pushed to it)
+    pulls: bool = False
+    #: the longest modified-time window one pull may ask for
+    max_window: timedelta = timedelta(hours=1)
+    #: how far back each pull window starts before the cursor (late commits, clock skew)
+    overlap: timedelta = timedelta(minutes=2)
+    page_size: int = 100
+    #: how far a signed timestamp may be from our clock
+    max_skew: timedelta = timedelta(minutes=5)
+    #: the hub's statuses this channel accepts a push for (shipped, cancelled, ...)
+    pushes: frozenset[str] = frozenset()
+
+    # inbound
+    @abc.abstractmethod
+    def verify(self, config: ChannelConfig, request: InboundRequest) -> Verified:
+        """Check the signature; raise ``ChannelRefused`` if it is wrong."""
+
+    @abc.abstractmethod
+    def parse(self, config: ChannelConfig, request: InboundRequest) -> Parsed:
+        """Read a pushed message; raise ``UnreadablePayload`` when it can't."""
+
+    @abc.abstractmethod
+    def to_order(self, config: ChannelConfig, native: dict[str, Any], raw: str) -> Any:
+        """One native order (pushed, pulled or fetched) as an ``IngestOrder``."""
+
+    def acknowledge(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Extra fields of the answer the platform expects from a receiver."""
+        return {}
+
+    # pull
+    def pull_request(
+        self, config: ChannelConfig, start: datetime, end: datetime, page: int
+    ) -> OutboundRequest:
+        raise NotImplementedError(f"{self.name} pushes its orders; it has no pull")
+
+    def read_page(self, config: ChannelConfig, status: int, body: bytes) -> PulledPage:
+        raise NotImplementedError(f"{self.name} pushes its orders; it has no pull")
+
+    def fetch_request(self, config: ChannelConfig, external_id: str) -> OutboundRequest:
+        raise NotImplementedError(f"{self.name} sends whole orders; nothing to fetch")
+
+    def read_fetched(self, config: ChannelConfig, status: int, body: bytes) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} sends whole orders; nothing to fetch")
+
+    # outbound
+    @abc.abstractmethod
+    def stock_request(self, config: ChannelConfig, update: StockUpdate) -> OutboundRequest:
+        """The platform's own call that sets an item's sellable quantity."""
+
+    def shipment_request(
+        self, config: ChannelConfig, update: ShipmentUpdate
+    ) -> OutboundRequest | None:
+        """The platform's call for a status the hub pushes; None when it has no such call."""
+        return None
+
+    @abc.abstractmethod
+    def check_response(self, status: int, body: bytes) -> None:
+        """Raise ``CallRefused`` when the platform's answer is an error (HTTP status or the
+        platform's own error code in a 200)."""

@@ -43,10 +43,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server_env() -> dict[str, str]:
-    """The caller's environment without any OMNIHUB_* setting that could redirect the server."""
+def _server_env(settings: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without any OMNIHUB_* setting that could redirect the server,
+    plus the test's own ``settings`` (OMNIHUB_* names)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings or {})
     return env
 
 
@@ -108,7 +110,8 @@ def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS
 
 
 def _start_once(
-    database_url: str, workers: int, workdir: Path, timeout: float
+    database_url: str, workers: int, workdir: Path, timeout: float,
+    settings: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -130,7 +133,7 @@ def _start_once(
         process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
             command,
             cwd=workdir,
-            env=_server_env(),
+            env=_server_env(settings),
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -147,7 +150,8 @@ def _start_once(
                     with contextlib.suppress(httpx.TransportError):
                         healthy = client.get("/health").status_code == 200
                 if healthy:
-                    running = _worker_count(process.pid)
+                    # one worker runs in the server process itself: nothing spawned to count
+                    running = _worker_count(process.pid) if workers > 1 else None
                     if running is None or running >= workers:
                         return process, base_url
                 time.sleep(_POLL_SECONDS)
@@ -173,13 +177,16 @@ def running_server(
     workers: int = 4,
     workdir: Path,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve ``database_url`` with ``workers`` processes; yields the base URL, stops on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     last: ServerFailedToStart | None = None
     for _ in range(_PORT_ATTEMPTS):  # the free port may be taken between probe and bind
         try:
-            process, base_url = _start_once(database_url, workers, workdir, startup_timeout)
+            process, base_url = _start_once(
+                database_url, workers, workdir, startup_timeout, settings
+            )
         except ServerFailedToStart as exc:
             if "address already in use" not in str(exc).lower():
                 raise

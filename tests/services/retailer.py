@@ -8,11 +8,10 @@ from fakes import SINGLES_DAY, FakeUnitOfWork, FrozenClock
 from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.inventory import MovementKind, StockLevel
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
-from omnihub.domain.orders import Address, Buyer, OrderStatus, Payment
+from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money
 from omnihub.services import catalog, locations
 from omnihub.services.inventory import RecordMovement, record_movement
-from omnihub.services.orders import IncomingLine, IngestOrder
 
 TEE, MUG, CAP = "TEE-WHITE-M", "MUG-CLASSIC", "CAP-RED"
 SH_WH, HZ_WH, SH_STORE = "SH-WH", "HZ-WH", "SH-PEOPLES-SQ"

@@ -14,11 +14,11 @@ from omnihub.domain.catalog import ChannelMapping
 from omnihub.domain.errors import AlreadyExists, ErrorCode, InvalidInput
 from omnihub.domain.inventory import MovementKind, ReservationState
 from omnihub.domain.locations import DeliveryMode
-from omnihub.domain.orders import Order, OrderStatus
+from omnihub.domain.orders import IncomingLine, Order, OrderStatus
 from omnihub.domain.values import Money
 from omnihub.services import catalog
 from omnihub.services.inventory import RecordMovement, record_movement
-from omnihub.services.orders import IncomingLine, Outcome, ingest_order
+from omnihub.services.orders import Outcome, ingest_order
 
 pytestmark = pytest.mark.service
 

@@ -137,9 +137,17 @@ def test_a_received_paid_order_is_created_then_paid_with_utc_channel_times() -> 
     assert order.channel_created_at.tzinfo is UTC
 
 
-def test_an_order_must_arrive_created_paid_or_cancelled() -> None:
-    with pytest.raises(InvalidInput, match="must arrive as created, paid or cancelled"):
-        received(S.SHIPPED)
+def test_a_new_order_cannot_arrive_mid_fulfilment() -> None:
+    for status in (S.HELD, S.ALLOCATED, S.RELEASED, S.PICKED):
+        with pytest.raises(InvalidInput, match="must arrive as created, paid, cancelled"):
+            received(status)
+
+
+def test_an_order_first_seen_after_the_channel_shipped_it_is_kept_as_it_is() -> None:
+    order = received(S.SHIPPED)
+    assert order.status is S.SHIPPED
+    assert "already shipped on the channel" in order.transitions[-1].cause
+    assert order.events[-1].data["to"] == "shipped"
 
 
 def test_an_order_with_a_naive_channel_time_is_refused() -> None:

@@ -25,6 +25,13 @@ class ErrorCode(StrEnum):
     INVALID_ORDER = "invalid_order"
     WRONG_PICKUP_CODE = "wrong_pickup_code"
     PICKUP_CODE_LOCKED = "pickup_code_locked"
+    # channels
+    BAD_SIGNATURE = "bad_signature"
+    REQUEST_EXPIRED = "request_expired"
+    REPLAYED_MESSAGE = "replayed_message"
+    UNREADABLE_PAYLOAD = "unreadable_payload"
+    UNKNOWN_CHANNEL_STATUS = "unknown_channel_status"
+    UNKNOWN_CHANNEL = "unknown_channel"
 
 
 class DomainError(Exception):

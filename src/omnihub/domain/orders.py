@@ -49,6 +49,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 #: Statuses in which the order holds reserved stock.
 HOLDS_STOCK = frozenset({S.ALLOCATED, S.RELEASED, S.PICKED})
 TERMINAL = frozenset({S.CANCELLED, S.REFUNDED, S.COMPLETED})
+#: Statuses a channel may report for an order the hub has never seen (fulfilled without it).
+FULFILLED_ELSEWHERE = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED, S.REFUNDED})
 
 
 class HoldReason(StrEnum):
@@ -57,6 +59,7 @@ class HoldReason(StrEnum):
     NO_NODE = "no_node"
     PICKUP_STORE_SHORT = "pickup_store_short"
     PICKUP_EXPIRED = "pickup_expired"
+    REFUND_REQUESTED = "refund_requested"
     MANUAL = "manual"
 
 
@@ -81,6 +84,9 @@ class Buyer:
     member_id: str | None = None
     tier: str | None = None
     """Member tier as the channel or the member centre knows it (e.g. "vip")."""
+    masked: tuple[str, ...] = ()
+    """Fields the channel sent masked or encrypted ("屈**", ciphertext): kept as given, never
+    guessed; a person or a decrypting service resolves them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ class Address:
     postcode: str | None = None
     lat: float | None = None
     lon: float | None = None
+    masked: tuple[str, ...] = ()
+    """Fields the channel sent masked or encrypted, kept as given."""
 
     @property
     def has_coordinates(self) -> bool:
@@ -193,9 +201,10 @@ class Order:
             raise InvalidInput("line numbers must be unique within an order")
         if delivery is DeliveryMode.PICKUP and not fields.get("pickup_location"):
             raise InvalidInput("a pickup order must name its pickup_location (the store)")
-        if channel_status not in (S.CREATED, S.PAID, S.CANCELLED):
+        if channel_status not in {S.CREATED, S.PAID, S.CANCELLED} | FULFILLED_ELSEWHERE:
             raise InvalidInput(
-                f"a new order must arrive as created, paid or cancelled, not {channel_status}"
+                f"a new order must arrive as created, paid, cancelled or already fulfilled on "
+                f"the channel, not {channel_status}"
             )
         order = cls(
             id=id,
@@ -214,6 +223,14 @@ class Order:
             order.transition(S.PAID, "paid on the channel", at)
         elif channel_status is S.CANCELLED:
             order.transition(S.CANCELLED, "cancelled on the channel", at)
+        elif channel_status in FULFILLED_ELSEWHERE:
+            # first seen after the channel fulfilled it (e.g. pulled after an outage, or shipped
+            # by the seller by hand): recorded as it is, never routed or reserved again
+            previous, order.status = order.status, channel_status
+            cause = f"already {channel_status} on the channel when first received"
+            order.transitions.append(Transition(previous, channel_status, cause, at))
+            order._record(ev.ORDER_STATUS_CHANGED, at,
+                          {"from": str(previous), "to": str(channel_status), "cause": cause})
         return order
 
     # -- state machine ------------------------------------------------------------------------
@@ -291,6 +308,43 @@ class Order:
         return replace(self, lines=lines)
 
     def _record(self, type_: str, at: datetime, data: dict[str, Any]) -> None:
-        payload = {"order_id": self.id, "channel": self.channel, "status": str(self.status)}
+        payload = {"order_id": self.id, "channel": self.channel,
+                   "external_id": self.external_id, "status": str(self.status)}
         payload.update(data)
         self.events.append(Event(type_, self.id, at, payload, self.version + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingLine:
+    channel_sku: str
+    qty: int
+    unit_price: Money
+    discount: Money
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOrder:
+    """A canonical order as a channel adapter (or the canonical API) hands it over."""
+
+    channel: str
+    external_id: str
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    delivery: DeliveryMode
+    lines: list[IncomingLine]
+    buyer: Buyer = field(default_factory=Buyer)
+    ship_to: Address = field(default_factory=Address)
+    pickup_location: str | None = None
+    shipping_fee: Money = field(default_factory=lambda: Money.of("0"))
+    total: Money = field(default_factory=lambda: Money.of("0"))
+    payment: Payment | None = None
+    remark: str = ""
+    cod: bool = False
+    refund_requested: bool = False
+    """The buyer asked for a refund that is still open: the hub stops fulfilling the order."""
+    counter_sale: bool = False
+    """Sold (or, as REFUNDED, returned) at a store's counter (POS): the goods left or came back
+    at ``pickup_location`` already, so its stock moves at once and nothing is routed."""
+    raw: str = ""

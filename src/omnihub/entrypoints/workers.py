@@ -11,16 +11,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from omnihub.adapters.bus import create_bus
+from omnihub.adapters.channels import adapter_for, channel_config
+from omnihub.adapters.channels.transport import pages
 from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.adapters.http.connector import ConnectorRuntime, RetryPolicy
 from omnihub.bootstrap import Hub
 from omnihub.domain import events as ev
+from omnihub.domain.errors import DomainError
 from omnihub.domain.integration import STATUSES_PUSHED, matches, published_quantity
-from omnihub.ports import BusUnavailable, Envelope, EventBus
+from omnihub.ports import (
+    BusUnavailable,
+    CallRefused,
+    Envelope,
+    EventBus,
+    OutboundRequest,
+    ShipmentUpdate,
+    StockUpdate,
+)
+from omnihub.services.channels import store_page
 
 log = logging.getLogger("omnihub.workers")
 
@@ -101,6 +115,9 @@ class Reactions:
         )
         if channel is None or not channel.get("endpoint"):
             return
+        if channel["adapter"] != "generic":
+            self._platform_status(channel, envelope)
+            return
         self.store.enqueue(
             [
                 {
@@ -121,6 +138,32 @@ class Reactions:
         )
 
 
+    def _platform_status(self, channel: dict[str, Any], envelope: Envelope) -> None:
+        """A status the platform accepts a call for (its adapter's ``pushes``), with the
+        fulfilment's carrier and tracking number: rendered into the platform's own call when
+        sent."""
+        data = envelope["data"]
+        if data["to"] not in adapter_for(channel["adapter"]).pushes:
+            return
+        carrier, tracking = next(
+            ((c, t) for c, t in self.store.shipments(data["order_id"]) if t), (None, None)
+        )
+        self.store.enqueue(
+            [{
+                "endpoint": f"channel:{channel['code']}",
+                "url": channel["endpoint"],
+                "event_id": envelope["id"],
+                "event_type": envelope["type"],
+                "payload": {
+                    "channel": channel["code"], "order_id": data["order_id"],
+                    "external_id": data.get("external_id"), "status": data["to"],
+                    "carrier": carrier, "tracking_number": tracking,
+                },
+            }],
+            _now(),
+        )
+
+
 def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
     """Queue one push per (channel, SKU) with its newest value: a burst of changes between two
     flushes becomes a single push."""
@@ -131,20 +174,89 @@ def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
         channel = channels.get(row.channel)
         if channel is None or not channel.get("endpoint"):
             continue
+        payload: dict[str, Any] = {
+            "channel": row.channel,
+            "sku": row.sku,
+            "quantity": row.wanted,
+            "version": row.wanted_version,
+        }
+        if channel["adapter"] != "generic":
+            # the platform knows its own item ids: those mapped to this SKU (none: not sold
+            # there, nothing to push, but the value counts as sent so the SKU is not re-read)
+            payload["channel_skus"] = store.channel_skus(row.channel, row.sku)
+            if not payload["channel_skus"]:
+                store.mark_queued(row.channel, row.sku, row.wanted_version)
+                continue
         item = {
             "endpoint": f"channel:{row.channel}",
             "url": channel["endpoint"].rstrip("/") + "/stock",
             "event_id": f"stock:{row.sku}:{row.wanted_version}",
             "event_type": "stock.push",
-            "payload": {
-                "channel": row.channel,
-                "sku": row.sku,
-                "quantity": row.wanted,
-                "version": row.wanted_version,
-            },
+            "payload": payload,
         }
         queued += store.queue_push(row, item, _now())
     return queued
+
+
+@dataclass
+class ChannelPuller:
+    """Reads pull channels' modified orders window by window. The cursor moves only when a
+    whole window was read; each window starts ``overlap`` before it (the same order read
+    twice is a duplicate the ingest drops), ends ``settle`` seconds before now, and is at
+    most the adapter's ``max_window`` long, so an outage of hours is caught up in steps."""
+
+    hub: Hub
+    store: IntegrationStore
+    owner: str = field(default_factory=lambda: f"{os.getpid()}-{threading.get_ident()}")
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
+    stats: dict[str, int] = field(default_factory=lambda: {"pulled": 0, "rejected": 0})
+
+    def pull_all(self) -> int:
+        """One window per pull channel; the number of channels still behind (catching up
+        after an outage), so the loop goes on at once while there are any."""
+        behind = 0
+        for row in self.store.channels():
+            if row["adapter"] == "generic" or not row.get("endpoint"):
+                continue
+            if adapter_for(row["adapter"]).pulls:
+                behind += self.pull(row)
+        return behind
+
+    def pull(self, row: dict[str, Any]) -> bool:
+        """Read one window of the channel's modified orders; True when more windows are due."""
+        adapter, config = adapter_for(row["adapter"]), channel_config(row)
+        settings = self.hub.settings
+        now = self.hub.clock.now()
+        first = now - timedelta(hours=settings.pull_start_hours)
+        lease = timedelta(seconds=max(60.0, settings.pull_seconds * 6))
+        cursor = self.store.lease_cursor(config.code, self.owner, first, now, lease)
+        if cursor is None:
+            return False  # another process pulls this channel now
+        start = cursor - adapter.overlap
+        settled = now - timedelta(seconds=settings.pull_settle_seconds)
+        end = min(settled, cursor + adapter.max_window)
+        pulled = rejected = 0
+        error: str | None = None
+        try:
+            if end > start:
+                for page in pages(self.client, adapter, config, start, end):
+                    outcome = store_page(self.hub.uow, self.hub.clock, adapter, config, page,
+                                         policy=self.hub.policy)
+                    pulled += outcome.stored
+                    rejected += len(outcome.rejected)
+        except (CallRefused, DomainError, httpx.HTTPError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning("pull of %s stopped at %s: %s", config.code, start.isoformat(), error)
+        self.store.advance_cursor(
+            config.code, self.owner, to=end if error is None and end > start else None,
+            pulled=pulled, rejected=rejected, error=error, now=self.hub.clock.now(),
+        )
+        self.stats["pulled"] += pulled
+        self.stats["rejected"] += rejected
+        return error is None and end < settled
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass
@@ -154,10 +266,14 @@ class Workers:
     bus: EventBus
     runtime: ConnectorRuntime
     relay: bool = True
+    puller: ChannelPuller = field(init=False)
     threads: list[threading.Thread] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     counters: dict[str, int] = field(default_factory=lambda: {"relayed": 0, "relay_errors": 0})
     _lock_file: Any = None
+
+    def __post_init__(self) -> None:
+        self.puller = ChannelPuller(self.hub, self.store)
 
     def start(self) -> None:
         # several delivery loops, small batches: a slow receiver holds up one loop, not all
@@ -166,6 +282,7 @@ class Workers:
             for n in range(DELIVERY_LOOPS)
         ]
         loops += [
+            ("channel pull", self.hub.settings.pull_seconds, self.puller.pull_all),
             ("stock flush", self.hub.settings.stock_flush_seconds, self._flush_stock),
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
         ]
@@ -210,6 +327,7 @@ class Workers:
         for thread in self.threads:
             thread.join(timeout=10)
         self.runtime.close()
+        self.puller.close()
         self.bus.close()
 
 
@@ -244,8 +362,42 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
                 payload["channel"], payload["sku"], payload["quantity"], payload["version"], _now()
             )
 
+    def render(delivery: Any) -> list[OutboundRequest] | None:
+        kind, _, code = delivery.endpoint.partition(":")
+        if kind != "channel":
+            return None
+        channel = next((c for c in reactions.channels() if c["code"] == code), None)
+        if channel is None:
+            channel = next((c for c in reactions.channels(fresh=True) if c["code"] == code), None)
+        if channel is None or channel["adapter"] == "generic":
+            return None
+        adapter, config = adapter_for(channel["adapter"]), channel_config(channel)
+        payload = delivery.payload
+        if delivery.event_type == "stock.push":
+            return [
+                adapter.stock_request(config, StockUpdate(
+                    channel_sku=channel_sku, quantity=int(payload["quantity"]),
+                    sku=payload["sku"], version=int(payload["version"])))
+                for channel_sku in payload.get("channel_skus") or ()
+            ]
+        request = adapter.shipment_request(config, ShipmentUpdate(
+            external_id=payload["external_id"], carrier=payload.get("carrier"),
+            tracking_number=payload.get("tracking_number"), status=payload["status"]))
+        return [] if request is None else [request]
+
+    def judge(delivery: Any, status: int, body: bytes) -> None:
+        code = delivery.endpoint.partition(":")[2]
+        channel = next((c for c in reactions.channels() if c["code"] == code), None)
+        if channel is not None:
+            adapter_for(channel["adapter"]).check_response(status, body)
+        if not 200 <= status < 300:
+            raise CallRefused(f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}",
+                              retry=status >= 500 or status in (408, 429))
+
     runtime = ConnectorRuntime(
         store,
+        render=render,
+        judge=judge,
         policy=RetryPolicy(
             max_attempts=hub.settings.delivery_max_attempts,
             base_seconds=hub.settings.delivery_backoff_seconds,

@@ -10,23 +10,22 @@ from typing import Any
 
 from omnihub.domain.errors import Conflict, DomainError, ErrorCode, InvalidInput, NotFound
 from omnihub.domain.inventory import (
+    MovementKind,
     Reservation,
     ReservationState,
 )
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import (
     HOLDS_STOCK,
-    Address,
-    Buyer,
     HoldReason,
     IllegalTransition,
+    IngestOrder,
     Order,
     OrderLine,
     OrderStatus,
-    Payment,
 )
 from omnihub.domain.routing.fulfilment import FulfilmentStatus
-from omnihub.domain.values import Money, new_id, utc
+from omnihub.domain.values import new_id, utc
 from omnihub.ports import (
     Clock,
     ConcurrentUpdate,
@@ -35,43 +34,13 @@ from omnihub.ports import (
     UnitOfWorkFactory,
 )
 from omnihub.services import routing
+from omnihub.services.inventory import stock_changed_event
 from omnihub.services.routing import RoutingPolicy
 
 #: How often allocation re-plans after losing a race for stock before holding the order.
 ALLOCATION_ATTEMPTS = 3
 #: How often an ingestion is retried after a concurrent writer of the same order won.
 INGEST_ATTEMPTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingLine:
-    channel_sku: str
-    qty: int
-    unit_price: Money
-    discount: Money
-    sku: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IngestOrder:
-    """A canonical order as a channel adapter (or the canonical API) hands it over."""
-
-    channel: str
-    external_id: str
-    status: OrderStatus
-    created_at: datetime
-    updated_at: datetime
-    delivery: DeliveryMode
-    lines: list[IncomingLine]
-    buyer: Buyer = field(default_factory=Buyer)
-    ship_to: Address = field(default_factory=Address)
-    pickup_location: str | None = None
-    shipping_fee: Money = field(default_factory=lambda: Money.of("0"))
-    total: Money = field(default_factory=lambda: Money.of("0"))
-    payment: Payment | None = None
-    remark: str = ""
-    cod: bool = False
-    raw: str = ""
 
 
 class Outcome(StrEnum):
@@ -131,10 +100,18 @@ def _ingest_once(
         resolve_lines(uow, order)
         # An order that arrives already cancelled is kept as it is: nothing will be fulfilled,
         # and holding it (CANCELLED -> HELD) is illegal, which used to reject the whole message.
-        if order.unresolved_lines and order.status is not OrderStatus.CANCELLED:
+        if command.refund_requested and order.status in (OrderStatus.CREATED, OrderStatus.PAID):
+            order.hold(HoldReason.REFUND_REQUESTED, now, f"refund requested on {order.channel}")
+        elif order.unresolved_lines and order.status in (OrderStatus.CREATED, OrderStatus.PAID):
             missing = ", ".join(line.channel_sku for line in order.unresolved_lines)
             order.hold(HoldReason.UNMAPPED_SKU, now, f"no SKU mapped for {missing}")
         uow.orders.add(order)
+        if command.counter_sale:
+            _counter_movements(uow, order, MovementKind.SALE, now)
+            uow.orders.save(order)
+            _finish_inbound(uow, inbound_id, Outcome.CREATED, order.id)
+            uow.commit()
+            return IngestResult(order, Outcome.CREATED)
         routed = routing.route_order(uow, order, now, policy)
         if routed.changed:
             uow.orders.save(order)
@@ -195,6 +172,24 @@ def _apply_update(
     if command.payment is not None:
         order.payment = command.payment
     target = command.status
+    if command.counter_sale:
+        if target is OrderStatus.REFUNDED and order.can_become(target):
+            order.transition(target, f"returned at the counter of {order.pickup_location}", now)
+            _counter_movements(uow, order, MovementKind.RETURN, now)
+        return Outcome.UPDATED, None
+    if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
+        _give_back(uow, order, now)
+        order.transition(target, f"{target} on {order.channel}", now)
+        return Outcome.UPDATED, None
+    if command.refund_requested:
+        _refund_requested(uow, order, now)
+        return Outcome.UPDATED, None
+    if order.status is OrderStatus.HELD and order.hold_reason == HoldReason.REFUND_REQUESTED:
+        # the refund was withdrawn or refused on the channel: fulfil the order after all
+        order.resume(f"refund request closed on {order.channel}", now)
+        resumed: OrderStatus = order.status
+        if target is not OrderStatus.PAID or resumed is not OrderStatus.CREATED:
+            return Outcome.UPDATED, routing.route_order(uow, order, now, policy).pickup_code
     if target is OrderStatus.PAID and order.status is OrderStatus.CREATED or (
         target is OrderStatus.PAID
         and order.status is OrderStatus.HELD
@@ -202,10 +197,54 @@ def _apply_update(
     ):
         order.pay(command.payment, f"paid on {order.channel}", now)
         return Outcome.UPDATED, routing.route_order(uow, order, now, policy).pickup_code
-    if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
-        _give_back(uow, order, now)
-        order.transition(target, f"{target} on {order.channel}", now)
     return Outcome.UPDATED, None
+
+
+def _counter_movements(uow: UnitOfWork, order: Order, kind: MovementKind, now: datetime) -> None:
+    """A store's counter sale takes its units off that store's shelf at once (a return puts
+    them back). A sale beyond the hub's free stock there is taken as far as it goes and noted:
+    the shelf was right and the hub's count was short, which the next stock-take settles."""
+    store = order.pickup_location
+    if store is None or uow.locations.get(store) is None:
+        raise InvalidInput(f"a counter sale needs a known store, got {store!r}")
+    moved_skus: set[str] = set()
+    for line in order.lines:
+        if line.sku is None:
+            continue
+        reference = f"order:{order.id}:{line.line_no}"
+        level = uow.stock.level(store, line.sku, lock=True)
+        if uow.stock.has_movement(store, line.sku, kind, reference):
+            continue
+        if kind is MovementKind.SALE:
+            delta = -min(line.qty, max(0, level.on_hand - level.reserved))
+            if -delta < line.qty:
+                order.note(f"sold {line.qty} x {line.sku} at {store} with only {-delta} free "
+                           "in the hub; count the shelf", now)
+        else:
+            sold = uow.stock.movement_qty(store, line.sku, MovementKind.SALE,
+                                          f"order:{order.id}:{line.line_no}")
+            delta = -sold if sold < 0 else 0
+        if delta:
+            uow.stock.move(store, line.sku, kind, delta, reference, now)
+            moved_skus.add(line.sku)
+    for sku in sorted(moved_skus):
+        uow.emit(stock_changed_event(uow, sku, now))
+
+
+def _refund_requested(uow: UnitOfWork, order: Order, now: datetime) -> None:
+    """Stop fulfilling an order whose buyer asked for a refund: before it reaches a node the
+    order is held and its stock given back; at a node it is noted for the node to stop it."""
+    cause = f"refund requested on {order.channel}"
+    if order.status is OrderStatus.HELD:
+        if order.hold_reason != HoldReason.REFUND_REQUESTED:
+            order.note(f"{cause} (already held: {order.hold_reason})", now)
+        return
+    if order.status in (OrderStatus.CREATED, OrderStatus.PAID, OrderStatus.ALLOCATED):
+        if order.status is OrderStatus.ALLOCATED or uow.reservations.for_order(order.id):
+            _give_back(uow, order, now)
+        order.hold(HoldReason.REFUND_REQUESTED, now, cause)
+        return
+    order.note(f"{cause} while {order.status}: stop it at the node if it has not left", now)
 
 
 def _give_back(uow: UnitOfWork, order: Order, now: datetime) -> None:

@@ -13,8 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.tables import (
+    channel_cursors,
+    channel_messages,
     channels,
     deliveries,
+    external_refs,
+    fulfilments,
     outbox,
     stock_sync,
     webhook_subscriptions,
@@ -220,6 +224,124 @@ class IntegrationStore:
         with self._read() as conn, conn.begin():
             row = conn.execute(sa.select(channels).where(channels.c.code == code)).first()
             return None if row is None else dict(row._mapping)
+
+    def channel_skus(self, channel: str, sku: str) -> list[str]:
+        """The channel's own item identities mapped to one of our SKUs (usually one)."""
+        with self._read() as conn, conn.begin():
+            return list(
+                conn.scalars(
+                    sa.select(external_refs.c.external_id)
+                    .where(
+                        external_refs.c.channel == channel,
+                        external_refs.c.kind == "sku",
+                        external_refs.c.internal_id == sku,
+                    )
+                    .order_by(external_refs.c.external_id)
+                )
+            )
+
+    def shipments(self, order_id: str) -> list[tuple[str | None, str | None]]:
+        """(carrier, tracking number) of each fulfilment of an order, in creation order."""
+        with self._read() as conn, conn.begin():
+            return [
+                (r.carrier, r.tracking_number)
+                for r in conn.execute(
+                    sa.select(fulfilments.c.carrier, fulfilments.c.tracking_number)
+                    .where(fulfilments.c.order_id == order_id)
+                    .order_by(fulfilments.c.created_at, fulfilments.c.id)
+                )
+            ]
+
+    # -- inbound channel messages and pull cursors -------------------------------------------
+    def message_seen(self, channel: str, message_id: str) -> bool:
+        with self._read() as conn, conn.begin():
+            return (
+                conn.execute(
+                    sa.select(channel_messages.c.message_id).where(
+                        channel_messages.c.channel == channel,
+                        channel_messages.c.message_id == message_id,
+                    )
+                ).first()
+                is not None
+            )
+
+    def remember_message(self, channel: str, message_id: str, at: datetime) -> bool:
+        """False when the id was already there (a concurrent delivery of the same message)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(channel_messages).values(
+                        channel=channel, message_id=message_id[:128], received_at=at
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def forget_messages(self, before: datetime) -> int:
+        """Replay protection only needs ids younger than the signed-timestamp window."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.delete(channel_messages).where(channel_messages.c.received_at < before)
+                ).rowcount
+            )
+
+    def cursor(self, channel: str) -> dict[str, Any] | None:
+        with self._read() as conn, conn.begin():
+            row = conn.execute(
+                sa.select(channel_cursors).where(channel_cursors.c.channel == channel)
+            ).first()
+            return None if row is None else dict(row._mapping)
+
+    def lease_cursor(
+        self, channel: str, owner: str, start_at: datetime, now: datetime, lease: timedelta
+    ) -> datetime | None:
+        """Take the channel's pull for ``lease`` (one puller per channel at a time); the
+        cursor to pull from, or None when another puller holds it. A channel pulled for the
+        first time starts at ``start_at``."""
+        C = channel_cursors
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(C.c.channel).where(C.c.channel == channel)).first()
+            if exists is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(C).values(channel=channel, cursor_at=start_at))
+                except sa.exc.IntegrityError:
+                    pass  # another puller created it a moment ago: compete for its lease
+            taken = conn.execute(
+                sa.update(C)
+                .where(
+                    C.c.channel == channel,
+                    sa.or_(
+                        C.c.lease_until.is_(None),
+                        C.c.lease_until < now,
+                        C.c.lease_owner == owner,
+                    ),
+                )
+                .values(lease_owner=owner, lease_until=now + lease)
+            ).rowcount
+            if taken != 1:
+                return None
+            return conn.execute(  # type: ignore[no-any-return]
+                sa.select(C.c.cursor_at).where(C.c.channel == channel)
+            ).scalar_one()
+
+    def advance_cursor(
+        self, channel: str, owner: str, *, to: datetime | None, pulled: int, rejected: int,
+        error: str | None, now: datetime,
+    ) -> None:
+        """Record a pull: the cursor moves to ``to`` only when the whole window was read."""
+        C = channel_cursors
+        values: dict[str, Any] = {
+            "pulled": C.c.pulled + pulled, "rejected": C.c.rejected + rejected,
+            "last_error": error, "last_pull_at": now, "lease_until": None, "lease_owner": None,
+        }
+        held = sa.and_(C.c.channel == channel, C.c.lease_owner == owner)
+        with self.engine.begin() as conn:
+            if to is not None:  # only forward: a slow puller whose lease ran out moves nothing
+                conn.execute(sa.update(C).where(held, C.c.cursor_at < to).values(cursor_at=to))
+            conn.execute(sa.update(C).where(held).values(**values))
 
     # -- deliveries (the connector runtime's queue) -----------------------------------------
     def enqueue(self, items: Sequence[dict[str, Any]], now: datetime) -> int:

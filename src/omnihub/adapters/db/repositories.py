@@ -175,11 +175,23 @@ class SqlLocationRepository(LocationRepository):
 
 
 def _json_buyer(buyer: Buyer) -> dict[str, Any]:
-    return {k: getattr(buyer, k) for k in Buyer.__slots__}
+    body = {k: getattr(buyer, k) for k in Buyer.__slots__}
+    body["masked"] = list(buyer.masked)
+    return body
 
 
 def _json_address(address: Address) -> dict[str, Any]:
-    return {k: getattr(address, k) for k in Address.__slots__}
+    body = {k: getattr(address, k) for k in Address.__slots__}
+    body["masked"] = list(address.masked)
+    return body
+
+
+def _buyer(data: dict[str, Any]) -> Buyer:
+    return Buyer(**{**data, "masked": tuple(data.get("masked") or ())})
+
+
+def _address(data: dict[str, Any]) -> Address:
+    return Address(**{**data, "masked": tuple(data.get("masked") or ())})
 
 
 def _json_payment(payment: Payment | None) -> dict[str, Any] | None:
@@ -314,8 +326,8 @@ class SqlOrderRepository(OrderRepository):
                 id=row.id, channel=row.channel, external_id=row.external_id,
                 status=OrderStatus(row.status), delivery=DeliveryMode(row.delivery),
                 lines=lines[row.id], channel_created_at=row.channel_created_at,
-                channel_updated_at=row.channel_updated_at, buyer=Buyer(**row.buyer),
-                ship_to=Address(**row.ship_to), pickup_location=row.pickup_location,
+                channel_updated_at=row.channel_updated_at, buyer=_buyer(row.buyer),
+                ship_to=_address(row.ship_to), pickup_location=row.pickup_location,
                 shipping_fee=Money.from_cents(row.shipping_fee_cents, row.currency),
                 total=Money.from_cents(row.total_cents, row.currency),
                 payment=_payment(row.payment), remark=row.remark, hold_reason=row.hold_reason,

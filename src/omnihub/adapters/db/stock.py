@@ -90,6 +90,16 @@ class SqlStockRepository(StockRepository):
             )
         )
 
+    def movement_qty(self, location: str, sku: str, kind: MovementKind, reference: str) -> int:
+        return int(
+            self.conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(stock_ledger.c.qty), 0)).where(
+                    stock_ledger.c.location == location, stock_ledger.c.sku == sku,
+                    stock_ledger.c.kind == str(kind), stock_ledger.c.reference == reference,
+                )
+            ).scalar_one()
+        )
+
     def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
         row = self.conn.execute(
             sa.select(stock_ledger.c.id).where(

@@ -314,6 +314,30 @@ channels = sa.Table(
     sa.Column("buffer", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locations", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("credentials", sa.JSON, nullable=True),
+)
+
+# Message ids a channel signed and the hub accepted: the same id again is a replay.
+channel_messages = sa.Table(
+    "channel_messages",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.String(128), primary_key=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+
+# How far each pulled channel's orders have been read (modified-time cursor), and who pulls.
+channel_cursors = sa.Table(
+    "channel_cursors",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("cursor_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("pulled", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_pull_at", UtcDateTime, nullable=True),
 )
 
 # Outbound deliveries (webhooks, channel pushes): attempts, backoff and dead letters.

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from omnihub.adapters.db.integration import Delivery, IntegrationStore, Outcome
+from omnihub.ports import CallRefused, OutboundRequest
 
 log = logging.getLogger("omnihub.connector")
 
@@ -108,6 +109,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 Delivered = Callable[[Delivery, int], None]
+Render = Callable[[Delivery], "list[OutboundRequest] | None"]
+"""A platform's own calls for a delivery (a channel adapter's), or None to send the hub's
+JSON envelope as it is."""
+Judge = Callable[[Delivery, int, bytes], None]
+"""Reads a platform's answer; raises ``CallRefused`` for an error hidden in a 200."""
 
 
 class ConnectorRuntime:
@@ -119,6 +125,8 @@ class ConnectorRuntime:
         rate_per_second: float = 50.0,
         secrets: Callable[[str], str | None],
         on_delivered: Delivered | None = None,
+        render: Render | None = None,
+        judge: Judge | None = None,
         seed: int | None = None,
         concurrency: int = 16,
     ) -> None:
@@ -127,6 +135,8 @@ class ConnectorRuntime:
         self.rate = rate_per_second
         self.secrets = secrets
         self.on_delivered = on_delivered
+        self.render = render
+        self.judge = judge
         self.breakers: dict[str, CircuitBreaker] = {}
         self.buckets: dict[str, TokenBucket] = {}
         self.rng = random.Random(seed)
@@ -186,6 +196,41 @@ class ConnectorRuntime:
         return wait
 
     def _send(self, delivery: Delivery) -> Outcome:
+        started = time.perf_counter()
+        try:
+            calls = self.render(delivery) if self.render is not None else None
+        except Exception as exc:  # a payload the adapter can't turn into a call: never will
+            log.exception("cannot build the call for delivery %s", delivery.event_id)
+            return self._result(delivery, started, f"cannot build the call: {exc}", None,
+                                final=True)
+        if calls is None:
+            return self._send_envelope(delivery)
+        status: int | None = None
+        error: str | None = None
+        final = False
+        for call in calls:  # a delivery may take several calls (one per mapped item): all must
+            try:
+                response = self.client.request(
+                    call.method, call.url, content=call.body or None, headers=call.headers,
+                    params=call.params,
+                )
+                status = response.status_code
+                if self.judge is not None:
+                    self.judge(delivery, status, response.content)
+                elif not 200 <= status < 300:
+                    error = f"HTTP {status}: {response.text[:300]}"
+            except httpx.TimeoutException:
+                error = f"timed out after {self.policy.timeout_seconds:g}s"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            except CallRefused as exc:
+                error = f"{exc.code + ': ' if exc.code else ''}{exc}"[:500]
+                final = not exc.retry
+            if error is not None:
+                break
+        return self._result(delivery, started, error, status, final=final)
+
+    def _send_envelope(self, delivery: Delivery) -> Outcome:
         endpoint = delivery.endpoint
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
@@ -209,6 +254,15 @@ class ConnectorRuntime:
             error = f"timed out after {self.policy.timeout_seconds:g}s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        return self._result(delivery, started, error, status)
+
+    def _result(
+        self, delivery: Delivery, started: float, error: str | None, status: int | None,
+        *, final: bool = False,
+    ) -> Outcome:
+        """Count the attempt; delivered, retried later, or dead (after the last attempt, or
+        at once for an answer no retry can change)."""
+        endpoint = delivery.endpoint
         latency = (time.perf_counter() - started) * 1000
         finished = datetime.now(UTC)
         breaker = self.breaker(endpoint)
@@ -222,7 +276,7 @@ class ConnectorRuntime:
         if error is None:
             return Outcome(delivery.id, finished, status=status, latency_ms=latency)
         attempts = delivery.attempts + 1
-        if attempts >= self.policy.max_attempts:
+        if attempts >= self.policy.max_attempts or final:
             with self.lock:
                 self.stats["dead"] += 1
             log.warning(

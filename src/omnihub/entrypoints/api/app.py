@@ -15,6 +15,7 @@ from omnihub.bootstrap import Hub, bootstrap
 from omnihub.entrypoints.api import errors
 from omnihub.entrypoints.api.routers import (
     catalog,
+    channels,
     integration,
     inventory,
     locations,
@@ -102,7 +103,8 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
         return Response(render(hub, app.state.workers),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
     errors.install(app)
-    for module in (catalog, locations, inventory, orders, routing, integration, operations):
+    for module in (catalog, locations, inventory, orders, routing, integration, channels,
+                   operations):
         app.include_router(module.router)
     app.add_middleware(errors.NoNulInUrl)
     app.add_middleware(errors.BodyLimit, limit=hub.settings.max_body_bytes)

@@ -22,6 +22,12 @@ _CONFLICTS = {
     ErrorCode.STOCK_RESERVED, ErrorCode.RESERVATION_NOT_ACTIVE, ErrorCode.ILLEGAL_TRANSITION,
 }
 
+_BY_CODE = {
+    ErrorCode.BAD_SIGNATURE: 401, ErrorCode.REQUEST_EXPIRED: 401,
+    ErrorCode.REPLAYED_MESSAGE: 409, ErrorCode.UNREADABLE_PAYLOAD: 400,
+    ErrorCode.UNKNOWN_CHANNEL_STATUS: 400,
+}
+
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
@@ -33,7 +39,7 @@ def status_for(exc: DomainError, method: str) -> int:
         return 404 if method in ("GET", "DELETE") or exc.code is ErrorCode.NOT_FOUND else 422
     if exc.code in _CONFLICTS:
         return 409
-    return 422
+    return _BY_CODE.get(exc.code, 422)
 
 
 def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

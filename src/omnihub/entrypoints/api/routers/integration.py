@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import Field, StringConstraints
 
+from omnihub.adapters.channels import REGISTRY
 from omnihub.adapters.db.integration import DEAD, Delivery
 from omnihub.domain.errors import AlreadyExists, ErrorCode, NotFound
 from omnihub.domain.integration import published_quantity, validate_subscription
@@ -15,8 +16,7 @@ from omnihub.entrypoints.api.schemas import Body, Code
 
 router = APIRouter(prefix="/api/v1", tags=["integration"])
 
-ADAPTERS = ("tmall", "taobao", "jd", "pdd", "douyin", "shopify", "woocommerce", "miniapp", "pos",
-            "meituan", "eleme", "generic")
+ADAPTERS = (*REGISTRY, "generic")
 
 
 class WebhookIn(Body):
@@ -86,7 +86,8 @@ def create_channel(body: ChannelIn, hub: HubDep) -> dict[str, Any]:
                            code=ErrorCode.UNKNOWN_LOCATION)
     store.add_channel({"code": body.code, "adapter": body.adapter, "endpoint": body.endpoint,
                        "secret": body.secret, "allocation_ratio": body.allocation_ratio,
-                       "buffer": body.buffer, "locations": body.locations, "created_at": now})
+                       "buffer": body.buffer, "locations": body.locations, "created_at": now,
+                       "credentials": body.credentials})
     if body.endpoint:
         # The channel exists from here on, so every later event is applied to it; the snapshot
         # is versioned as the newest event already in the levels read next, so it neither hides
@@ -109,16 +110,27 @@ def create_channel(body: ChannelIn, hub: HubDep) -> dict[str, Any]:
 
 @router.get("/channels")
 def list_channels(hub: HubDep) -> dict[str, Any]:
-    return {"items": [{k: v for k, v in c.items() if k not in ("secret", "created_at")}
+    return {"items": [{k: v for k, v in c.items() if k not in _PRIVATE}
                       for c in hub.integration.channels()]}
 
 
+#: never shown by the API: the shared secret and the platform credentials (tokens, keys)
+_PRIVATE = ("secret", "credentials", "created_at")
+
+
 @router.get("/channels/{code}/sync")
-def channel_sync(code: str, hub: HubDep) -> dict[str, Any]:
-    """How far the channel's stock is behind the hub: SKUs in sync, lag p50/p99."""
+def channel_sync(code: str, hub: HubDep, detail: bool = False) -> dict[str, Any]:
+    """How far the channel's stock is behind the hub: SKUs in sync, lag p50/p99; with
+    ``detail=true`` each SKU's published quantity and the value the channel acknowledged."""
     if hub.integration.channel(code) is None:
         raise NotFound(f"channel {code} does not exist")
-    return hub.integration.sync_status(code)
+    status = hub.integration.sync_status(code)
+    if detail:
+        status["items"] = {
+            sku: {"published": wanted, "acked": acked}
+            for sku, (wanted, acked) in sorted(hub.integration.stock_rows(code).items())
+        }
+    return status
 
 
 @router.get("/deliveries")

@@ -8,14 +8,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from omnihub.domain.orders import Address, Buyer, OrderStatus, Payment
+from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
 from omnihub.entrypoints.api.schemas import ActionIn, OrderIn
 from omnihub.services import orders as order_services
 from omnihub.services import routing
-from omnihub.services.orders import IncomingLine, IngestOrder, Outcome
+from omnihub.services.orders import Outcome
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 

@@ -1,0 +1,69 @@
+"""HTTP for the calls the hub makes to a platform outside the delivery queue: fetching an
+order in full, pulling a window of orders page by page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from omnihub.ports import (
+    CallRefused,
+    ChannelAdapter,
+    ChannelConfig,
+    OutboundRequest,
+    PulledPage,
+)
+
+
+def send(client: httpx.Client, request: OutboundRequest) -> httpx.Response:
+    return client.request(
+        request.method, request.url, content=request.body or None, headers=request.headers,
+        params=request.params,
+    )
+
+
+def call(
+    client: httpx.Client, adapter: ChannelAdapter, request: OutboundRequest
+) -> tuple[int, bytes]:
+    """Make the call; ``CallRefused`` when the platform answers with an error (retry=True for
+    an outage or a timeout)."""
+    try:
+        response = send(client, request)
+    except httpx.HTTPError as exc:
+        raise CallRefused(f"{adapter.name}: {type(exc).__name__}: {exc}", retry=True) from exc
+    adapter.check_response(response.status_code, response.content)
+    return response.status_code, response.content
+
+
+def fetcher(
+    client: httpx.Client, adapter: ChannelAdapter, config: ChannelConfig
+) -> Callable[[str], dict[str, Any]]:
+    """Fetch one order in full (platforms that notify with an id only)."""
+
+    def fetch(external_id: str) -> dict[str, Any]:
+        status, body = call(client, adapter, adapter.fetch_request(config, external_id))
+        return adapter.read_fetched(config, status, body)
+
+    return fetch
+
+
+def pages(
+    client: httpx.Client,
+    adapter: ChannelAdapter,
+    config: ChannelConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    max_pages: int = 1000,
+) -> Iterator[PulledPage]:
+    """Every page of orders modified in [start, end]."""
+    for number in range(1, max_pages + 1):
+        status, body = call(client, adapter, adapter.pull_request(config, start, end, number))
+        page = adapter.read_page(config, status, body)
+        yield page
+        if not page.has_more:
+            return
+    raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window", retry=True)
