@@ -598,3 +598,22 @@ def test_a_channel_added_while_the_hub_is_warm_is_told_the_very_next_change(
     reactions.stock_changed(_stock_event("TEA-1", 8, 2))
     assert store.stock_rows("jd") == {"TEA-1": (8, None)}
     assert store.stock_rows("pdd") == {"TEA-1": (8, None)}
+
+
+def test_the_full_compare_pushes_a_drifted_value_again_as_a_new_delivery(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    store.want_stock("jd", "TEA-1", 5, 10, _now())
+    assert flush_stock(store) == 1
+    (first,) = store.deliveries(limit=10)
+    store.succeeded(first.id, 200, 1.0, _now())
+    store.stock_acked("jd", "TEA-1", 4, 10, _now())  # the channel kept another value
+    assert flush_stock(store) == 0
+    assert store.requeue_drift() == 1
+    assert flush_stock(store) == 1
+    again = store.deliveries(status=PENDING, limit=10)
+    assert [(d.event_id, d.payload["quantity"]) for d in again] == [("stock:TEA-1:10:r1", 5)]
+    store.succeeded(again[0].id, 200, 1.0, _now())
+    store.stock_acked("jd", "TEA-1", 5, 10, _now())
+    assert store.requeue_drift() == 0

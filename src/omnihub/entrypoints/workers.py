@@ -190,7 +190,8 @@ def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
         item = {
             "endpoint": f"channel:{row.channel}",
             "url": channel["endpoint"].rstrip("/") + "/stock",
-            "event_id": f"stock:{row.sku}:{row.wanted_version}",
+            "event_id": f"stock:{row.sku}:{row.wanted_version}"
+            + (f":r{row.repushes}" if row.repushes else ""),
             "event_type": "stock.push",
             "payload": payload,
         }

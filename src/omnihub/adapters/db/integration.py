@@ -562,13 +562,15 @@ class IntegrationStore:
         one push at a time per (channel, SKU), so an older value retried late never lands on
         the channel after a newer one (the channel would keep it while the hub, having the
         newer acknowledgement, believes it in sync)."""
+        pushed = (
+            sa.literal("stock:") + S.c.sku + sa.literal(":")
+            + sa.cast(S.c.queued_version, sa.String)
+        )
         waiting = (
             sa.select(D.c.id)
             .where(
                 D.c.endpoint == sa.literal("channel:") + S.c.channel,
-                D.c.event_id
-                == sa.literal("stock:") + S.c.sku + sa.literal(":")
-                + sa.cast(S.c.queued_version, sa.String),
+                sa.or_(D.c.event_id == pushed, D.c.event_id.like(pushed + sa.literal(":r%"))),
                 D.c.status == PENDING,
             )
             .exists()
@@ -631,13 +633,14 @@ class IntegrationStore:
                 values["lag_ms"] = lag
             conn.execute(
                 sa.update(S)
-                .where(S.c.channel == channel, S.c.sku == sku, S.c.acked_version < version)
+                # equal: a re-push of the same version corrects what the channel kept
+                .where(S.c.channel == channel, S.c.sku == sku, S.c.acked_version <= version)
                 .values(**values)
             )
 
     def requeue_drift(self) -> int:
         """The full compare: every SKU whose acknowledged value differs from what it should
-        be is pushed again."""
+        be is pushed again (as a new delivery: ``repushes`` names it)."""
         with self.engine.begin() as conn:
             return int(
                 conn.execute(
@@ -650,7 +653,7 @@ class IntegrationStore:
                         ),
                         S.c.queued_version >= S.c.wanted_version,
                     )
-                    .values(queued_version=NEVER)
+                    .values(queued_version=NEVER, repushes=S.c.repushes + 1)
                 ).rowcount
             )
 

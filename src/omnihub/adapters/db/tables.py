@@ -376,4 +376,5 @@ stock_sync = sa.Table(
     sa.Column("acked_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("acked_at", UtcDateTime, nullable=True),
     sa.Column("lag_ms", sa.Float, nullable=True),
+    sa.Column("repushes", sa.Integer, nullable=False, server_default="0"),
 )

@@ -1,4 +1,8 @@
-"""channel adapters: credentials, replay protection, pull cursors
+"""channel adapters: credentials, replay protection, pull cursors, stock re-pushes
+
+``stock_sync.repushes`` counts the full compare's re-sends of a (channel, SKU): a re-push is
+a new delivery (``stock:<sku>:<version>:r<n>``), which the (endpoint, event id) key would
+otherwise drop as the push already made.
 
 Revision ID: 0005
 Revises: 0004
@@ -19,6 +23,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.add_column(sa.Column("credentials", sa.JSON(), nullable=True))
+    with op.batch_alter_table("stock_sync", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("repushes", sa.Integer(), server_default="0", nullable=False)
+        )
     op.create_table(
         "channel_messages",
         sa.Column("channel", sa.String(length=64), nullable=False),
@@ -43,5 +51,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("channel_cursors")
     op.drop_table("channel_messages")
+    with op.batch_alter_table("stock_sync", schema=None) as batch_op:
+        batch_op.drop_column("repushes")
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.drop_column("credentials")
