@@ -16,12 +16,19 @@ from typing import Any
 
 import httpx
 
+from omnihub.entrypoints.demo.native import NativeDriver
 from omnihub.entrypoints.demo.seed import CITIES, HOT_SKU, DemoCatalog
 
 SHANGHAI = timezone(timedelta(hours=8))
 
 #: Each channel's share of the day's orders.
-CHANNEL_SHARE = {"tmall": 0.30, "jd": 0.20, "pdd": 0.20, "douyin": 0.15, "miniapp": 0.15}
+CHANNEL_SHARE = {
+    "tmall": 0.16, "taobao": 0.10, "jd": 0.14, "pdd": 0.12, "douyin": 0.10, "shopify": 0.05,
+    "woocommerce": 0.04, "miniapp": 0.10, "pos": 0.07, "meituan": 0.06, "eleme": 0.06,
+}
+#: Channels whose orders are for one store: sold at its counter, or delivered from it by the
+#: platform's riders the same day.
+STORE_CHANNELS = {"pos": "pickup", "meituan": "same_day", "eleme": "same_day"}
 
 
 @dataclass
@@ -106,9 +113,13 @@ class Simulator(threading.Thread):
 class ChannelSimulator(Simulator):
     """One sales channel sending canonical orders at ``rate`` per second."""
 
-    def __init__(self, channel: str, rate: float, demo: DemoCatalog, **kwargs: Any) -> None:
+    def __init__(
+        self, channel: str, rate: float, demo: DemoCatalog, driver: NativeDriver | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(f"channel-{channel}", **kwargs)
         self.channel = channel
+        self.driver = driver
         self.rate = rate
         self.demo = demo
         self.sequence = 0
@@ -131,6 +142,14 @@ class ChannelSimulator(Simulator):
 
     def send(self, payload: dict[str, Any]) -> None:
         self.stats.count(self.channel, "sent")
+        if self.driver is not None:
+            try:
+                sent = self.driver.send(payload)
+            except Exception:  # a demo driver's bug must not stop the day; it is counted
+                self.stats.bump("driver_errors")
+                return
+            self.stats.count(self.channel, sent.outcome)
+            return
         response = self.post("/api/v1/orders", payload)
         if response is not None:
             self.stats.count(self.channel, _classify(response))
@@ -171,7 +190,15 @@ class ChannelSimulator(Simulator):
         buyer_no = self.rng.randrange(600)
         delivery, pickup = "express", None
         roll = self.rng.random()
-        if self.channel == "miniapp" and roll < 0.35:
+        if self.channel in STORE_CHANNELS:
+            nearest = min(self.stores, key=lambda s: (s.lat - lat) ** 2 + (s.lon - lon) ** 2)
+            delivery, pickup = STORE_CHANNELS[self.channel], nearest.code
+            # the buyer lives within a couple of kilometres of the store
+            lat = round(nearest.lat + (lat - lat0) / 20, 5)
+            lon = round(nearest.lon + (lon - lon0) / 20, 5)
+            if delivery == "same_day":
+                pickup = None
+        elif self.channel == "miniapp" and roll < 0.35:
             nearest = min(self.stores, key=lambda s: (s.lat - lat) ** 2 + (s.lon - lon) ** 2)
             delivery, pickup = "pickup", nearest.code
         elif self.channel in ("miniapp", "douyin", "tmall") and roll > 0.85:
@@ -188,7 +215,7 @@ class ChannelSimulator(Simulator):
                 "unit_price": str(prices[code].amount),
                 "discount": "0.00",
             }
-            if self.channel == "miniapp":
+            if self.channel == "miniapp" and self.driver is None:
                 line["sku"] = code  # our own mini-program knows the master SKU
             else:
                 line["channel_sku"] = self.demo.listings[self.channel][code]
@@ -361,10 +388,14 @@ class CartSimulator(Simulator):
                     self.stats.bump("connection_errors")
 
 
-def flash_sale(base_url: str, demo: DemoCatalog, stats: Stats, buyers: int, seed: int) -> None:
+def flash_sale(
+    base_url: str, demo: DemoCatalog, stats: Stats, buyers: int, seed: int,
+    driver: NativeDriver | None = None,
+) -> None:
     """A livestream drop: ``buyers`` orders for the scarce hot SKU at the same moment."""
     sim = ChannelSimulator(
-        "douyin", 1.0, demo, base_url=base_url, stats=stats, stop=threading.Event(), seed=seed
+        "douyin", 1.0, demo, driver, base_url=base_url, stats=stats, stop=threading.Event(),
+        seed=seed,
     )
     payloads = [sim.make_order([(HOT_SKU, 1)]) for _ in range(buyers)]
     for payload in payloads:
@@ -372,6 +403,9 @@ def flash_sale(base_url: str, demo: DemoCatalog, stats: Stats, buyers: int, seed
         payload["external_id"] = "LIVE" + payload["external_id"]
 
     def buy(payload: dict[str, Any]) -> None:
+        if driver is not None:  # through Douyin's own messages: the hub's answer is not ours
+            sim.send(payload)
+            return
         with httpx.Client(base_url=base_url, timeout=30.0) as client:
             try:
                 response = client.post("/api/v1/orders", json=payload)

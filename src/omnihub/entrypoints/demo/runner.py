@@ -21,6 +21,7 @@ from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
 from omnihub.entrypoints.api.app import create_app
 from omnihub.entrypoints.demo import channels
+from omnihub.entrypoints.demo.drivers import DRIVERS, NativeDriver
 from omnihub.entrypoints.demo.platforms import Platform
 from omnihub.entrypoints.demo.seed import HOT_SKU, HOT_SKU_STOCK, build_catalog, seed_retailer
 
@@ -80,6 +81,17 @@ def run_demo(
     )
     hub = bootstrap(settings, migrate=True)
     demo = build_catalog(rng)
+    actual_port = _free_port(port)
+    base_url = f"http://127.0.0.1:{actual_port}"
+    stores = [loc for loc in demo.locations if loc.code.startswith("ST-")]
+    drivers = {
+        code: DRIVERS[code](code, base_url, f"{code}-demo-secret-0001", stores)
+        for code in channels.CHANNEL_SHARE
+        if code in DRIVERS
+    }
+    for code, driver in drivers.items():  # each platform lists our SKUs under its own ids
+        demo.listings[code] = {sku.code: driver.listing(sku.code, i)
+                               for i, sku in enumerate(demo.skus)}
     started = time.monotonic()
     rows = seed_retailer(hub.uow(), hub.clock, demo, rng)
     console.print(
@@ -88,15 +100,19 @@ def run_demo(
         f"{len(demo.skus)} SKUs, {len(demo.listings)} channels, {rows} stock rows seeded "
         f"in {time.monotonic() - started:.1f}s into {database}"
     )
-    actual_port = _free_port(port)
     if actual_port != port:
         console.print(f"port {port} is busy; using {actual_port}")
     platform = Platform()
     platform.start()
     server = _Server(create_app(hub), actual_port)
     server.start()
-    base_url = f"http://127.0.0.1:{actual_port}"
-    _connect_receivers(base_url, platform)
+    for driver in drivers.values():
+        driver.start()
+    _connect_receivers(base_url, platform, drivers)
+    console.print(
+        f"{len(drivers)} channels speak their platform's own protocol through local "
+        f"simulators: {', '.join(sorted(drivers)) or 'none'}"
+    )
     console.print(
         f"hub API on {base_url} (docs at {base_url}/docs); "
         f"streaming ~{rate:g} orders/s"
@@ -106,7 +122,8 @@ def run_demo(
     stop = threading.Event()
     common: dict[str, Any] = {"base_url": base_url, "stats": stats, "stop": stop}
     sims: list[channels.Simulator] = [
-        channels.ChannelSimulator(name, rate * share, demo, seed=seed + i, **common)
+        channels.ChannelSimulator(name, rate * share, demo, drivers.get(name), seed=seed + i,
+                                  **common)
         for i, (name, share) in enumerate(channels.CHANNEL_SHARE.items())
     ]
     sims += [
@@ -150,7 +167,8 @@ def run_demo(
                     flashed = True
                     threading.Thread(
                         target=channels.flash_sale,
-                        args=(base_url, demo, stats, FLASH_SALE_BUYERS, seed),
+                        args=(base_url, demo, stats, FLASH_SALE_BUYERS, seed,
+                              drivers.get("douyin")),
                         daemon=True,
                     ).start()
                 response = client.get("/api/v1/stats")
@@ -174,31 +192,45 @@ def run_demo(
     hub_stats = client.get("/api/v1/stats").json()
     books = client.get("/api/v1/check").json()
     plumbing = _plumbing(hub, platform)
+    platforms = _platforms(hub, drivers)
     client.close()
     server.stop()
     platform.stop()
+    for driver in drivers.values():
+        driver.stop()
     hub.close()
     ok = _summary(console, stats, hub_stats, books, time.monotonic() - started)
     ok = _plumbing_summary(console, plumbing, drained) and ok
+    ok = _platforms_summary(console, platforms) and ok
     if interrupted:
         console.print("stopped by Ctrl-C")
     return ok
 
 
-CHANNEL_RATIOS = {"tmall": 0.6, "jd": 0.5, "pdd": 0.3, "douyin": 0.3, "miniapp": 1.0}
+CHANNEL_RATIOS = {"tmall": 0.6, "taobao": 0.4, "jd": 0.5, "pdd": 0.3, "douyin": 0.3,
+                  "shopify": 0.2, "woocommerce": 0.2, "miniapp": 1.0}
 
 
-def _connect_receivers(base_url: str, platform: Platform) -> None:
-    """Channels get stock and status pushes; the ERP takes every event; the BI system takes
-    order events but can't read `order.held` at first: those become dead letters until the BI
-    team fixes it and they are replayed."""
+def _connect_receivers(
+    base_url: str, platform: Platform, drivers: dict[str, NativeDriver]
+) -> None:
+    """Channels get stock and status pushes (in their platform's protocol when the demo has
+    a driver for it); the ERP takes every event; the BI system takes order events but can't
+    read `order.held` at first: those become dead letters until the BI team fixes it and they
+    are replayed."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
+        for driver in drivers.values():
+            body = {"allocation_ratio": CHANNEL_RATIOS.get(driver.code, 1.0), "buffer": 2,
+                    **driver.channel()}
+            client.post("/api/v1/channels", json=body).raise_for_status()
         for name, ratio in CHANNEL_RATIOS.items():
+            if name in drivers:
+                continue
             client.post(
                 "/api/v1/channels",
                 json={
                     "code": name,
-                    "adapter": name,
+                    "adapter": "generic",  # the generic receiver: canonical JSON
                     "endpoint": f"{platform.url}/{name}",
                     "secret": f"{name}-demo-secret-0001",
                     "allocation_ratio": ratio,
@@ -243,6 +275,39 @@ def _plumbing(hub: Any, platform: Platform) -> dict[str, Any]:
         "sync": sync,
         "duplicates": dict(platform.duplicates),
     }
+
+
+def _platforms(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, dict[str, int]]:
+    """Per channel, what its platform received from the hub: stock values set (and how many
+    differ from what the hub publishes), shipments, calls it refused."""
+    report: dict[str, dict[str, int]] = {}
+    for code, driver in drivers.items():
+        on_platform = driver.stock()
+        published = hub.integration.stock_rows(code)
+        listings = {}
+        for sku, (wanted, _) in published.items():
+            for channel_sku in hub.integration.channel_skus(code, sku):
+                listings[channel_sku] = wanted
+        differ = sum(1 for k, v in listings.items() if k in on_platform and on_platform[k] != v)
+        report[code] = {"stock_items": len(on_platform), "stock_differ": differ,
+                        "shipments": driver.shipments(), "refused": driver.refused()}
+    return report
+
+
+def _platforms_summary(console: Console, report: dict[str, dict[str, int]]) -> bool:
+    if not report:
+        return True
+    table = Table(title="What each platform received from the hub", show_lines=False)
+    for column in ("channel", "stock items set", "differ from hub", "shipments", "refused"):
+        table.add_column(column, justify="left" if column == "channel" else "right")
+    for code, row in sorted(report.items()):
+        table.add_row(code, str(row["stock_items"]), str(row["stock_differ"]),
+                      str(row["shipments"]), str(row["refused"]))
+    console.print(table)
+    refused = sum(r["refused"] for r in report.values())
+    if refused:
+        console.print(f"[red]platforms refused {refused} calls of the hub (signature or shape)")
+    return refused == 0
 
 
 def _drain(hub: Any, timeout: float) -> bool:
