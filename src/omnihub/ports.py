@@ -333,6 +333,7 @@ class Outbox(abc.ABC):
 Envelope = dict[str, Any]
 """An event as it travels: {"id", "type", "occurred_at", "aggregate_id", "version", "data"}."""
 Handler = Callable[[Envelope], None]
+BatchHandler = Callable[[list[Envelope]], None]
 
 
 class BusUnavailable(Exception):
@@ -349,6 +350,13 @@ class EventBus(abc.ABC):
     @abc.abstractmethod
     def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
         """Deliver each matching event to ``handler`` at least once; an exception redelivers."""
+
+    def subscribe_batch(
+        self, durable: str, patterns: Sequence[str], handler: BatchHandler
+    ) -> None:
+        """Like ``subscribe``, several events per call (one write per batch for a consumer
+        that stores what it does); an exception redelivers the whole batch."""
+        self.subscribe(durable, patterns, lambda envelope: handler([envelope]))
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -409,10 +409,11 @@ def test_the_rate_limit_keeps_calls_to_each_endpoint_under_its_rate(
     for path in ("/ok/jd", "/ok/pdd"):
         times = receiver.times(path)
         assert len(times) == count
-        # the token bucket's envelope: a burst of `rate`, then `rate` per second
+        # the token bucket's envelope: a burst of `rate`, then `rate` per second (arrival
+        # times carry the scheduling jitter of a loaded machine: a quarter second of slack)
         for i in range(len(times)):
             for j in range(i, len(times)):
-                allowed = rate + rate * (times[j] - times[i] + 0.05) + 1
+                allowed = rate + rate * (times[j] - times[i] + 0.25) + 1
                 assert j - i + 1 <= allowed, (path, i, j, times[j] - times[i])
         span = times[-1] - times[0]
         assert span >= (count - rate) / rate * 0.9, span

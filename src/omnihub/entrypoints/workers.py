@@ -67,7 +67,12 @@ class Reactions:
         return self._channels[1]
 
     def fan_out(self, envelope: Envelope) -> None:
-        """Webhook subscriptions: one delivery per subscriber that wants this event."""
+        self.fan_out_many([envelope])
+
+    def fan_out_many(self, envelopes: list[Envelope]) -> None:
+        """Webhook subscriptions: one delivery per subscriber that wants an event; a batch of
+        events is queued in one write."""
+        subscriptions = self.subscriptions(fresh=True)
         items = [
             {
                 "endpoint": f"webhook:{sub['id']}",
@@ -76,50 +81,70 @@ class Reactions:
                 "event_type": envelope["type"],
                 "payload": envelope,
             }
-            for sub in self.subscriptions(fresh=True)
+            for envelope in envelopes
+            for sub in subscriptions
             if any(matches(envelope["type"], p) for p in sub["events"])
         ]
         self.store.enqueue(items, _now())
 
     def stock_changed(self, envelope: Envelope) -> None:
-        """R-13: remember what each channel should show; the flusher sends the latest."""
-        if envelope["type"] != ev.STOCK_CHANGED:
+        self.stock_changed_many([envelope])
+
+    def stock_changed_many(self, envelopes: list[Envelope]) -> None:
+        """R-13: remember what each channel should show; the flusher sends the latest. Of a
+        batch only each SKU's newest value matters: one write for the batch."""
+        newest: dict[str, Envelope] = {}
+        for envelope in envelopes:
+            if envelope["type"] != ev.STOCK_CHANGED:
+                continue
+            sku = envelope["data"]["sku"]
+            if sku not in newest or int(envelope["version"]) > int(newest[sku]["version"]):
+                newest[sku] = envelope
+        if not newest:
             return
-        data = envelope["data"]
+        channels = [c for c in self.channels(fresh=True) if c.get("endpoint")]
         wants = [
             (
                 channel["code"],
-                data["sku"],
+                sku,
                 published_quantity(
-                    data["locations"],
+                    envelope["data"]["locations"],
                     channel["locations"],
                     channel["allocation_ratio"],
                     channel["buffer"],
                 ),
                 int(envelope["version"]),
             )
-            for channel in self.channels(fresh=True)
-            if channel.get("endpoint")
+            for sku, envelope in newest.items()
+            for channel in channels
         ]
         if wants:
-            occurred = datetime.fromisoformat(envelope["occurred_at"])
+            occurred = max(datetime.fromisoformat(e["occurred_at"]) for e in newest.values())
             self.store.want_stock_many(wants, occurred)
 
     def order_status(self, envelope: Envelope) -> None:
+        self.order_status_many([envelope])
+
+    def order_status_many(self, envelopes: list[Envelope]) -> None:
+        items: list[dict[str, Any]] = []
+        for envelope in envelopes:
+            items += self._status_items(envelope)
+        if items:
+            self.store.enqueue(items, _now())
+
+    def _status_items(self, envelope: Envelope) -> list[dict[str, Any]]:
         """R-06: shipped, delivered, cancelled and refunded go back to the order's channel."""
         data = envelope["data"]
         if envelope["type"] != ev.ORDER_STATUS_CHANGED or data.get("to") not in STATUSES_PUSHED:
-            return
+            return []
         channel = next(
             (c for c in self.channels(fresh=True) if c["code"] == data.get("channel")), None
         )
         if channel is None or not channel.get("endpoint"):
-            return
+            return []
         if channel["adapter"] != "generic":
-            self._platform_status(channel, envelope)
-            return
-        self.store.enqueue(
-            [
+            return self._platform_status(channel, envelope)
+        return [
                 {
                     "endpoint": f"channel:{channel['code']}",
                     "url": channel["endpoint"].rstrip("/") + "/orders/status",
@@ -133,23 +158,21 @@ class Reactions:
                         "event_id": envelope["id"],
                     },
                 }
-            ],
-            _now(),
-        )
+        ]
 
-
-    def _platform_status(self, channel: dict[str, Any], envelope: Envelope) -> None:
+    def _platform_status(
+        self, channel: dict[str, Any], envelope: Envelope
+    ) -> list[dict[str, Any]]:
         """A status the platform accepts a call for (its adapter's ``pushes``), with the
         fulfilment's carrier and tracking number: rendered into the platform's own call when
         sent."""
         data = envelope["data"]
         if data["to"] not in adapter_for(channel["adapter"]).pushes:
-            return
+            return []
         carrier, tracking = next(
             ((c, t) for c, t in self.store.shipments(data["order_id"]) if t), (None, None)
         )
-        self.store.enqueue(
-            [{
+        return [{
                 "endpoint": f"channel:{channel['code']}",
                 "url": channel["endpoint"],
                 "event_id": envelope["id"],
@@ -159,9 +182,7 @@ class Reactions:
                     "external_id": data.get("external_id"), "status": data["to"],
                     "carrier": carrier, "tracking_number": tracking,
                 },
-            }],
-            _now(),
-        )
+            }]
 
 
 def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
@@ -336,9 +357,9 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
     store = IntegrationStore(hub.engine)
     bus = create_bus(hub.settings.bus_url)
     reactions = Reactions(store)
-    bus.subscribe("webhooks", ["*"], reactions.fan_out)
-    bus.subscribe("stock-sync", ["stock.*"], reactions.stock_changed)
-    bus.subscribe("order-status", ["order.*"], reactions.order_status)
+    bus.subscribe_batch("webhooks", ["*"], reactions.fan_out_many)
+    bus.subscribe_batch("stock-sync", ["stock.*"], reactions.stock_changed_many)
+    bus.subscribe_batch("order-status", ["order.*"], reactions.order_status_many)
 
     def secret_for(endpoint: str) -> str | None:
         kind, _, key = endpoint.partition(":")

@@ -24,6 +24,7 @@ from omnihub.domain.orders import (
     OrderLine,
     OrderStatus,
 )
+from omnihub.domain.orders import IncomingLine as IncomingLine  # the use case's command
 from omnihub.domain.routing.fulfilment import FulfilmentStatus
 from omnihub.domain.values import new_id, utc
 from omnihub.ports import (

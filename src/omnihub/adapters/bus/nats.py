@@ -22,7 +22,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import Error as JetStreamError
 
-from omnihub.ports import BusUnavailable, Envelope, EventBus, Handler
+from omnihub.ports import BatchHandler, BusUnavailable, Envelope, EventBus, Handler
 
 log = logging.getLogger("omnihub.bus")
 
@@ -158,6 +158,15 @@ class NatsBus(EventBus):
             ) from exc
 
     def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
+        def each(envelopes: list[Envelope]) -> None:
+            for envelope in envelopes:
+                handler(envelope)
+
+        self.subscribe_batch(durable, patterns, each)
+
+    def subscribe_batch(
+        self, durable: str, patterns: Sequence[str], handler: BatchHandler
+    ) -> None:
         for pattern in patterns:
             family = pattern.split(".", 1)[0]
             families = FAMILIES if family in ("*", ">") else (family,)
@@ -177,7 +186,9 @@ class NatsBus(EventBus):
     def stream_for(self, family: str) -> str:
         return f"{self.prefix.upper()}_{family.upper()}"
 
-    async def _consume(self, durable: str, stream: str, subject: str, handler: Handler) -> None:
+    async def _consume(
+        self, durable: str, stream: str, subject: str, handler: BatchHandler
+    ) -> None:
         loop = asyncio.get_running_loop()
         while not self._closing:
             try:
@@ -195,15 +206,25 @@ class NatsBus(EventBus):
                         messages = await sub.fetch(100, timeout=1.0)
                     except TimeoutError:
                         continue
+                    readable = []
                     for message in messages:
                         try:
-                            envelope = json.loads(message.data)
-                            await loop.run_in_executor(None, handler, envelope)
-                        except Exception:  # redelivered after a short pause
-                            log.exception("consumer %s failed on %s", durable, message.subject)
+                            readable.append((message, json.loads(message.data)))
+                        except ValueError:  # never readable: redelivering it would loop
+                            log.error("consumer %s dropped unreadable %s", durable,
+                                      message.subject)
+                            await message.term()
+                    if not readable:
+                        continue
+                    try:
+                        await loop.run_in_executor(None, handler, [e for _, e in readable])
+                    except Exception:  # the batch is redelivered after a short pause
+                        log.exception("consumer %s failed on a batch of %d", durable,
+                                      len(readable))
+                        for message, _ in readable:
                             await message.nak(delay=1.0)
-                        else:
-                            await message.ack()
+                    else:
+                        await asyncio.gather(*(message.ack() for message, _ in readable))
             except (NatsError, JetStreamError, OSError, TimeoutError) as exc:
                 if self._closing:
                     return
