@@ -606,6 +606,11 @@ class ChannelAdapter(abc.ABC):
     def read_page(self, config: ChannelConfig, status: int, body: bytes) -> PulledPage:
         raise NotImplementedError(f"{self.name} pushes its orders; it has no pull")
 
+    def after_fetch(self, config: ChannelConfig, key: str, order: Any) -> Any:
+        """A fetched order (``IngestOrder``) with what the message that named it adds (e.g.
+        an open refund request the fetched order does not show); most platforms: as it is."""
+        return order
+
     def fetch_request(self, config: ChannelConfig, external_id: str) -> OutboundRequest:
         raise NotImplementedError(f"{self.name} sends whole orders; nothing to fetch")
 

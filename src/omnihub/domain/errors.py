@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     UNREADABLE_PAYLOAD = "unreadable_payload"
     UNKNOWN_CHANNEL_STATUS = "unknown_channel_status"
     UNKNOWN_CHANNEL = "unknown_channel"
+    CHANNEL_UNAVAILABLE = "channel_unavailable"
 
 
 class DomainError(Exception):

@@ -222,30 +222,35 @@ class Order:
         if channel_status is S.PAID:
             order.transition(S.PAID, "paid on the channel", at)
         elif channel_status is S.CANCELLED:
-            order.transition(S.CANCELLED, "cancelled on the channel", at)
+            order.transition(S.CANCELLED, "cancelled on the channel", at, source=channel)
         elif channel_status in FULFILLED_ELSEWHERE:
             # first seen after the channel fulfilled it (e.g. pulled after an outage, or shipped
             # by the seller by hand): recorded as it is, never routed or reserved again
             previous, order.status = order.status, channel_status
             cause = f"already {channel_status} on the channel when first received"
             order.transitions.append(Transition(previous, channel_status, cause, at))
-            order._record(ev.ORDER_STATUS_CHANGED, at,
-                          {"from": str(previous), "to": str(channel_status), "cause": cause})
+            order._record(ev.ORDER_STATUS_CHANGED, at, {
+                "from": str(previous), "to": str(channel_status), "cause": cause,
+                "source": channel})
         return order
 
     # -- state machine ------------------------------------------------------------------------
     def can_become(self, target: OrderStatus) -> bool:
         return target in TRANSITIONS[self.status]
 
-    def transition(self, target: OrderStatus, cause: str, at: datetime) -> None:
+    def transition(
+        self, target: OrderStatus, cause: str, at: datetime, *, source: str | None = None
+    ) -> None:
+        """``source``: the channel whose own message made this change (it is not told back)."""
         if not self.can_become(target):
             raise IllegalTransition(self.id, self.status, target)
         previous = self.status
         self.status = target
         self.transitions.append(Transition(previous, target, cause, at))
-        self._record(
-            ev.ORDER_STATUS_CHANGED, at, {"from": str(previous), "to": str(target), "cause": cause}
-        )
+        data = {"from": str(previous), "to": str(target), "cause": cause}
+        if source is not None:
+            data["source"] = source
+        self._record(ev.ORDER_STATUS_CHANGED, at, data)
 
     def note(self, cause: str, at: datetime) -> None:
         """Record something that happened to the order without changing its status."""

@@ -39,6 +39,7 @@ from omnihub.services.channels import store_page
 log = logging.getLogger("omnihub.workers")
 
 DELIVERY_LOOPS = 4
+MESSAGE_IDS_KEPT = timedelta(days=7)
 DELIVERY_BATCH = 32
 
 
@@ -135,15 +136,21 @@ class Reactions:
     def _status_items(self, envelope: Envelope) -> list[dict[str, Any]]:
         """R-06: shipped, delivered, cancelled and refunded go back to the order's channel."""
         data = envelope["data"]
-        if envelope["type"] != ev.ORDER_STATUS_CHANGED or data.get("to") not in STATUSES_PUSHED:
+        if envelope["type"] != ev.ORDER_STATUS_CHANGED:
             return []
         channel = next(
+            (c for c in self.channels() if c["code"] == data.get("channel")), None
+        ) or next(
             (c for c in self.channels(fresh=True) if c["code"] == data.get("channel")), None
         )
         if channel is None or not channel.get("endpoint"):
             return []
-        if channel["adapter"] != "generic":
+        if data.get("source") == channel["code"]:
+            return []  # the channel said so itself: telling it back could undo its own change
+        if channel["adapter"] != "generic":  # what the platform has a call for (e.g. accepted)
             return self._platform_status(channel, envelope)
+        if data.get("to") not in STATUSES_PUSHED:
+            return []
         return [
                 {
                     "endpoint": f"channel:{channel['code']}",
@@ -307,6 +314,7 @@ class Workers:
             ("channel pull", self.hub.settings.pull_seconds, self.puller.pull_all),
             ("stock flush", self.hub.settings.stock_flush_seconds, self._flush_stock),
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
+            ("replay window", 3600.0, self._forget_messages),
         ]
         if self.relay:
             loops.insert(0, ("outbox relay", 0.05, self._relay_once))
@@ -321,6 +329,12 @@ class Workers:
         """One flush per interval even when it queued pushes: the changes of a SKU between two
         flushes become one push (looping at once while busy would push nearly every change)."""
         flush_stock(self.store)
+        return 0
+
+    def _forget_messages(self) -> int:
+        """Message ids are kept a week, far longer than any channel's signed-time window (at
+        most two days, for platforms that retry a webhook that long)."""
+        self.store.forget_messages(_now() - MESSAGE_IDS_KEPT)
         return 0
 
     def _relay_once(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from omnihub.domain.errors import DomainError, ErrorCode
 from omnihub.domain.orders import IngestOrder
 from omnihub.ports import (
+    CallRefused,
     ChannelAdapter,
     ChannelConfig,
     ChannelRefused,
@@ -27,6 +28,12 @@ from omnihub.ports import (
 )
 from omnihub.services.orders import IngestResult, ingest_order
 from omnihub.services.routing import RoutingPolicy
+
+
+class ChannelUnavailable(DomainError):
+    """The platform did not answer a call the message needs (503: the platform retries)."""
+
+    code = ErrorCode.CHANNEL_UNAVAILABLE
 
 
 class MessageLog(Protocol):
@@ -75,11 +82,27 @@ def receive(
     try:
         parsed = adapter.parse(config, request)
         orders: list[IngestOrder] = list(parsed.orders)
-        for external_id in parsed.fetch or ():
+        for key in parsed.fetch or ():
             if fetch is None:
                 raise UnreadablePayload(f"{adapter.name} sent only an id; nothing can fetch it")
-            native = fetch(external_id)
-            orders.append(adapter.to_order(config, native, json.dumps(native, ensure_ascii=False)))
+            native = fetch(key)
+            fetched = json.dumps(native, ensure_ascii=False)
+            try:
+                order = adapter.to_order(config, native, fetched)
+            except DomainError as exc:  # keep what was fetched: it is what could not be read
+                keep_rejected(uow_factory, clock, config.code, fetched, exc.message)
+                raise
+            orders.append(adapter.after_fetch(config, key, order))
+    except CallRefused as exc:  # the order named in the message could not be fetched
+        if exc.retry:
+            raise ChannelUnavailable(
+                f"{adapter.name} did not answer the fetch of the order this message names "
+                f"({exc}); send the message again later"
+            ) from exc
+        keep_rejected(uow_factory, clock, config.code, raw, f"fetch refused: {exc}")
+        raise UnreadablePayload(
+            f"the order this message names cannot be fetched from {adapter.name}: {exc}"
+        ) from exc
     except UnreadablePayload as exc:
         keep_rejected(uow_factory, clock, config.code, raw, exc.message)
         raise

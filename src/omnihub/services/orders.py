@@ -108,7 +108,8 @@ def _ingest_once(
             order.hold(HoldReason.UNMAPPED_SKU, now, f"no SKU mapped for {missing}")
         uow.orders.add(order)
         if command.counter_sale:
-            _counter_movements(uow, order, MovementKind.SALE, now)
+            if order.status is not OrderStatus.REFUNDED:  # a return that beat its sale: none
+                _counter_movements(uow, order, MovementKind.SALE, now)
             uow.orders.save(order)
             _finish_inbound(uow, inbound_id, Outcome.CREATED, order.id)
             uow.commit()
@@ -175,12 +176,13 @@ def _apply_update(
     target = command.status
     if command.counter_sale:
         if target is OrderStatus.REFUNDED and order.can_become(target):
-            order.transition(target, f"returned at the counter of {order.pickup_location}", now)
+            order.transition(target, f"returned at the counter of {order.pickup_location}", now,
+                             source=order.channel)
             _counter_movements(uow, order, MovementKind.RETURN, now)
         return Outcome.UPDATED, None
     if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
         _give_back(uow, order, now)
-        order.transition(target, f"{target} on {order.channel}", now)
+        order.transition(target, f"{target} on {order.channel}", now, source=order.channel)
         return Outcome.UPDATED, None
     if command.refund_requested:
         _refund_requested(uow, order, now)

@@ -25,7 +25,8 @@ _CONFLICTS = {
 _BY_CODE = {
     ErrorCode.BAD_SIGNATURE: 401, ErrorCode.REQUEST_EXPIRED: 401,
     ErrorCode.REPLAYED_MESSAGE: 409, ErrorCode.UNREADABLE_PAYLOAD: 400,
-    ErrorCode.UNKNOWN_CHANNEL_STATUS: 400,
+    ErrorCode.UNKNOWN_CHANNEL_STATUS: 400, ErrorCode.CHANNEL_UNAVAILABLE: 503,
+    ErrorCode.UNKNOWN_CHANNEL: 404,
 }
 
 
@@ -34,12 +35,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def status_for(exc: DomainError, method: str) -> int:
+    if exc.code in _BY_CODE:
+        return _BY_CODE[exc.code]
     if isinstance(exc, NotFound):
         # a missing thing named in the path is 404; named in a body it is a bad request
         return 404 if method in ("GET", "DELETE") or exc.code is ErrorCode.NOT_FOUND else 422
     if exc.code in _CONFLICTS:
         return 409
-    return _BY_CODE.get(exc.code, 422)
+    return 422
 
 
 def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -57,9 +60,11 @@ def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        status = status_for(exc, request.method)
         return JSONResponse(
             error_body(str(exc.code), exc.message, exc.details),
-            status_code=status_for(exc, request.method),
+            status_code=status,
+            headers={"Retry-After": "30"} if status == 503 else None,
         )
 
     @app.exception_handler(RequestValidationError)
