@@ -1,0 +1,167 @@
+"""POS end to end: a real hub (``omnihub serve`` on SQLite) and a store's tills (the simulator)
+over HTTP. Sales leave the store's shelf at once and returns put the units back, whatever the
+order the receipts arrive in and however often; the tills show the hub's sellable quantity of
+their store. Refused receipts store nothing; an unreadable one is kept for a person."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from omnihub.adapters.channels.pos.simulator import PosSimulator
+
+try:
+    from tests.channels.harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until
+except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
+    from harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until  # type: ignore
+
+pytestmark = pytest.mark.e2e
+
+CODE = "pos-jingan"
+#: barcodes printed on the goods -> hub SKU (the cap is rung up by its SKU code)
+BARCODES = {"6901234567892": TEE, "6901234567908": MUG}
+TEE_CODE, MUG_CODE = "6901234567892", "6901234567908"
+
+
+@pytest.fixture
+def tills() -> Iterator[PosSimulator]:
+    with PosSimulator(seed=9) as sim:
+        yield sim  # type: ignore[misc]
+
+
+def connect(hub: HubUnderTest, tills: PosSimulator) -> None:
+    for barcode, sku in BARCODES.items():
+        hub.map_sku(CODE, barcode, sku)
+    hub.add_channel(
+        CODE, "pos", tills.url, secret=tills.secret, credentials={"store": STORE}, locations=[STORE]
+    )
+    tills.hub_url = f"{hub.base_url}/api/v1/channels/{CODE}"
+
+
+def on_shelf(hub: HubUnderTest, sku: str) -> int:
+    stock = hub.get(f"/api/v1/inventory/{sku}")
+    return int(next(lv["on_hand"] for lv in stock["locations"] if lv["location"] == STORE))
+
+
+def test_sales_and_returns_move_the_store_shelf_once_and_the_tills_show_the_hub_stock(
+    hub: HubUnderTest, tills: PosSimulator
+) -> None:
+    tills.faults.duplicate_rate = 1.0  # every receipt sent twice (new request id)
+    tills.faults.rate_limited = 1  # the first stock push answers 429
+    connect(hub, tills)
+
+    kept = tills.sale(
+        STORE,
+        [(TEE_CODE, 2, "59.00"), (MUG_CODE, 1, "39.00")],
+        payments=[("cash", "50.00"), ("wechat", "107.00")],
+        member_id="M0001",
+    )
+    by_sku = tills.sale(STORE, [(CAP, 1, "79.00")], by_sku=True)
+    returned = tills.sale(STORE, [(TEE_CODE, 1, "59.00")])
+    tills.return_sale(returned)
+
+    def stored() -> dict[str, dict[str, Any]] | None:
+        orders = {o["external_id"]: o for o in hub.orders(CODE)}
+        want = {
+            kept: "completed",
+            by_sku: "completed",
+            returned: "refunded",
+        }
+        done = all(orders.get(k, {}).get("status") == v for k, v in want.items())
+        return orders if done and len(orders) == len(want) else None
+
+    orders = wait_until(stored, timeout=30, what="every receipt's order at its newest state")
+    counts = Counter(o["external_id"] for o in hub.orders(CODE))
+    assert set(counts.values()) == {1}, counts
+    assert orders[kept]["delivery"] == "pickup"
+    assert orders[kept]["pickup_location"] == STORE
+    # each receipt went twice: taken once (201, or 200 for a return), then a duplicate (200)
+    assert len(tills.duplicated) == 4
+    assert Counter(status for _, status in tills.pushed) == Counter({201: 3, 200: 5})
+    detail = hub.get(f"/api/v1/orders/{orders[kept]['id']}")
+    assert detail["buyer"]["member_id"] == "M0001"
+
+    # the kept sale took 2 tees, 1 mug; the cap sale took 1 cap; returns gave everything back
+    assert on_shelf(hub, TEE) == STOCK[(STORE, TEE)] - 2
+    assert on_shelf(hub, MUG) == STOCK[(STORE, MUG)] - 1
+    assert on_shelf(hub, CAP) == STOCK[(STORE, CAP)] - 1
+    assert hub.books_balance()
+
+    def tills_show_the_hub() -> bool:
+        published = hub.published(CODE)
+        shelf = tills.shelves.get(STORE, {})
+        return all(
+            sku in published and shelf.get(code) == published[sku]["published"]
+            for code, sku in BARCODES.items()
+        )
+
+    wait_until(tills_show_the_hub, timeout=30, what="the tills' stock equal to the hub's")
+    assert tills.shelves[STORE][TEE_CODE] == STOCK[(STORE, TEE)] - 2
+    assert not tills.refused, tills.refused
+    assert tills.faults.rate_limited == 0
+
+
+def test_a_return_that_reaches_the_hub_before_its_sale_moves_no_stock(
+    hub: HubUnderTest, tills: PosSimulator
+) -> None:
+    connect(hub, tills)
+    tills.faults.out_of_order = True  # the sale is held back until the return has gone
+    sale = tills.sale(STORE, [(MUG_CODE, 2, "39.00")])
+    returned = tills.return_sale(sale)
+    tills.faults.out_of_order = False
+    assert tills.pushed == [(returned, 201), (sale, 200)]  # the sale came in stale
+    order = hub.order(CODE, sale)
+    assert order is not None
+    assert order["status"] == "refunded"
+    assert on_shelf(hub, MUG) == STOCK[(STORE, MUG)]  # sold 2 and got 2 back
+    assert hub.books_balance()
+
+
+def test_refused_receipts_store_nothing_and_an_unreadable_one_is_kept_for_a_person(
+    hub: HubUnderTest, tills: PosSimulator
+) -> None:
+    connect(hub, tills)
+    receipt_no = tills.sale(STORE, [(TEE_CODE, 1, "59.00")], push=False)
+    body = tills.body(receipt_no)
+    before = len(hub.inbound())
+
+    forged = hub.post_native(CODE, body, tills.headers(body, secret="not-the-secret"))
+    assert forged.status_code == 401, forged.text
+    assert forged.json()["error"]["code"] == "bad_signature"
+    stale = hub.post_native(CODE, body, tills.headers(body, timestamp=int(time.time()) - 3600))
+    assert stale.status_code == 401, stale.text
+    assert stale.json()["error"]["code"] == "request_expired"
+    assert len(hub.inbound()) == before
+    assert on_shelf(hub, TEE) == STOCK[(STORE, TEE)]
+
+    headers = tills.headers(body, request_id="till-replay-1")
+    accepted = hub.post_native(CODE, body, headers)
+    assert accepted.status_code == 201, accepted.text
+    replayed = hub.post_native(CODE, body, headers)
+    assert replayed.status_code == 409, replayed.text
+    assert replayed.json()["error"]["code"] == "replayed_message"
+    assert on_shelf(hub, TEE) == STOCK[(STORE, TEE)] - 1
+
+    garbled = body[:-15]
+    response = hub.post_native(CODE, garbled, tills.headers(garbled))
+    assert response.status_code == 400, response.text
+    elsewhere = dict(json.loads(body), store="ST-SH-XUHUI", receipt_no="ST-SH-XUHUI-1")
+    other = json.dumps(elsewhere).encode()
+    response = hub.post_native(CODE, other, tills.headers(other))
+    assert response.status_code == 400, response.text
+    voided = dict(json.loads(body), type="void", receipt_no="VOID-1")
+    strange = json.dumps(voided).encode()
+    response = hub.post_native(CODE, strange, tills.headers(strange))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "unknown_channel_status"
+    rejected = {r["body"]: r for r in hub.inbound("rejected")}
+    assert garbled.decode() in rejected
+    assert "ST-SH-XUHUI" in rejected[other.decode()]["error"]
+    assert "void" in rejected[strange.decode()]["error"]
+    assert [o["external_id"] for o in hub.orders(CODE)] == [receipt_no]
+    assert on_shelf(hub, TEE) == STOCK[(STORE, TEE)] - 1
