@@ -529,6 +529,10 @@ class PulledOrder:
 class PulledPage:
     orders: list[PulledOrder]
     has_more: bool
+    total: int | None = None
+    """How many orders the whole window holds, when the platform says: the hub then reads the
+    pages from the last one back, so an order that leaves the window while it reads (modified
+    again, after the window's end) cannot shift an unread order onto a page already read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,3 +128,17 @@ def test_a_counter_sale_beyond_the_hubs_count_takes_what_there_is_and_says_so(
 
     assert level(uow, SH_STORE, TEE).on_hand == 0
     assert any("count the shelf" in t.cause for t in sold.order.transitions)
+
+
+def test_a_refund_reported_for_an_order_never_paid_in_the_hub_cancels_it(
+    uow: FakeUnitOfWork, clock: FrozenClock
+) -> None:
+    ingest_order(lambda: uow, tmall_order(status=S.CREATED), clock)
+
+    closed = ingest_order(
+        lambda: uow,
+        tmall_order(status=S.REFUNDED, updated_at=PLACED_AT + timedelta(hours=1)),
+        clock,
+    )
+
+    assert closed.order.status is S.CANCELLED

@@ -147,6 +147,16 @@ def test_same_day_without_coordinates_is_a_clear_error():
         decide({("ST-SH-A", "A"): 1}, [("A", 1)], DeliveryMode.SAME_DAY, buyer=None)
 
 
+def test_a_same_day_order_for_a_store_the_platform_assigned_is_served_there_or_not_at_all():
+    stock = {("ST-SH-B", "A"): 1, ("ST-SH-A", "A"): 9, ("ST-SH-B", "B"): 0}
+    served = decide(stock, [("A", 1)], DeliveryMode.SAME_DAY, pickup="ST-SH-B", buyer=None)
+    assert served.nodes == ["ST-SH-B"]  # not the nearer, fuller store; no coordinates needed
+    short = decide(stock, [("A", 1), ("B", 1)], DeliveryMode.SAME_DAY, pickup="ST-SH-B")
+    assert (short.plan, short.hold_reason) == (None, "no_stock")  # no split to another store
+    with pytest.raises(RoutingError, match="does not exist"):
+        decide(stock, [("A", 1)], DeliveryMode.SAME_DAY, pickup="ST-NOPE")
+
+
 def test_full_capacity_moves_the_order_to_the_next_node():
     stock = {("ST-SH-A", "A"): 5, ("ST-SH-B", "A"): 5}
     capped = [

@@ -180,6 +180,10 @@ def _apply_update(
                              source=order.channel)
             _counter_movements(uow, order, MovementKind.RETURN, now)
         return Outcome.UPDATED, None
+    if target is OrderStatus.REFUNDED and (
+        order.status is OrderStatus.CREATED or order.held_from is OrderStatus.CREATED
+    ):
+        target = OrderStatus.CANCELLED  # never paid in the hub's eyes: nothing to refund
     if target in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and order.can_become(target):
         _give_back(uow, order, now)
         order.transition(target, f"{target} on {order.channel}", now, source=order.channel)

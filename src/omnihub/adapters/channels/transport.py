@@ -59,11 +59,32 @@ def pages(
     *,
     max_pages: int = 1000,
 ) -> Iterator[PulledPage]:
-    """Every page of orders modified in [start, end]."""
-    for number in range(1, max_pages + 1):
+    """Every page of orders modified in [start, end]. When the first page tells the window's
+    total, the other pages are read from the last one back and page 1 once more at the end
+    (see ``PulledPage.total``): an order leaving the window only moves later orders to
+    earlier pages, which are read after."""
+
+    def read(number: int) -> PulledPage:
         status, body = call(client, adapter, adapter.pull_request(config, start, end, number))
-        page = adapter.read_page(config, status, body)
-        yield page
+        return adapter.read_page(config, status, body)
+
+    first = read(1)
+    yield first
+    if first.total is not None:
+        last = -(-first.total // adapter.page_size)
+        if last > max_pages:
+            raise CallRefused(f"{adapter.name}: {last} pages in one window", retry=True)
+        if last > 1:
+            for number in range(last, 1, -1):
+                yield read(number)
+            yield read(1)  # an order that left page 1 meanwhile slid the next one onto it
+        return
+    page = first
+    for number in range(2, max_pages + 1):
         if not page.has_more:
             return
-    raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window", retry=True)
+        page = read(number)
+        yield page
+    if page.has_more:
+        raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window",
+                          retry=True)

@@ -198,7 +198,20 @@ def source(
         only = np.zeros(n, dtype=bool)
         only[store] = True
         keep = only
-    if request.mode is DeliveryMode.SAME_DAY and (
+    # an instant-delivery platform (Meituan, Eleme) sells for one store: its riders collect
+    # there, so the order is served by that store or not at all
+    assigned = request.mode is DeliveryMode.SAME_DAY and request.pickup_location is not None
+    if assigned:
+        store = index.position.get(request.pickup_location or "")
+        if store is None:
+            raise RoutingError(
+                f"store {request.pickup_location!r} named by the same-day order does not exist",
+                code=ErrorCode.UNKNOWN_LOCATION,
+            )
+        only = np.zeros(n, dtype=bool)
+        only[store] = True
+        keep = only
+    elif request.mode is DeliveryMode.SAME_DAY and (
         request.buyer_lat is None or request.buyer_lon is None
     ):
         raise RoutingError("a same-day order needs the buyer's coordinates (ship_to.lat/lon)")
@@ -209,7 +222,7 @@ def source(
         distance = index.distances_km(request.buyer_lat, request.buyer_lon)
     else:
         distance = np.zeros(n, dtype=np.float64)
-    if request.mode is DeliveryMode.SAME_DAY:
+    if request.mode is DeliveryMode.SAME_DAY and not assigned:
         keep = reject(distance <= request.same_day_radius_km, "out_of_radius", keep)
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -252,6 +265,9 @@ def source(
     if request.mode is DeliveryMode.PICKUP:
         explanation["why"] = "the chosen store does not have every line in stock"
         return Decision(None, "pickup_store_short", explanation)
+    if assigned:
+        explanation["why"] = "the store the platform assigned does not have every line in stock"
+        return Decision(None, "no_stock", explanation)
     if not partial.any():
         explanation["why"] = (
             "no candidate node" if not keep.any() else "no candidate node has any of the SKUs"
