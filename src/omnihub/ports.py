@@ -615,6 +615,10 @@ class ChannelAdapter(abc.ABC):
         an open refund request the fetched order does not show); most platforms: as it is."""
         return order
 
+    def complete(self, native: dict[str, Any]) -> bool:
+        """False for a pulled entry that only names an order (read it in full first)."""
+        return True
+
     def fetch_request(self, config: ChannelConfig, external_id: str) -> OutboundRequest:
         raise NotImplementedError(f"{self.name} sends whole orders; nothing to fetch")
 

@@ -546,7 +546,7 @@ def test_a_pull_asks_for_one_modified_window_in_shanghai_time_a_hundred_a_page()
         "2026-11-11 00:00:00",
         "2026-11-11 00:30:00",
     )
-    assert (form["page_no"], form["page_size"], form["use_has_next"]) == ("3", "100", "true")
+    assert (form["page_no"], form["page_size"], form["use_has_next"]) == ("3", "100", "false")
 
 
 @unit
@@ -859,8 +859,10 @@ def test_pulling_from_the_simulator_reads_every_trade_of_the_window_across_pages
             )
             for p in page.orders
         ]
-    assert len(read) == 230
+    # the window's 3 pages are read last to first, then page 1 once more (see pages())
+    assert len(read) == 230 + 100
     assert {p.external_id for p in read} == tids
+    assert [n for *_, n in top.pages_served][-4:] == [100, 30, 100, 100]
     assert outside not in {p.external_id for p in read}
 
 

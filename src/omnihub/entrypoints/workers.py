@@ -18,7 +18,7 @@ import httpx
 
 from omnihub.adapters.bus import create_bus
 from omnihub.adapters.channels import adapter_for, channel_config
-from omnihub.adapters.channels.transport import pages
+from omnihub.adapters.channels.transport import fetcher, pages
 from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.adapters.http.connector import ConnectorRuntime, RetryPolicy
 from omnihub.bootstrap import Hub
@@ -269,8 +269,10 @@ class ChannelPuller:
         try:
             if end > start:
                 for page in pages(self.client, adapter, config, start, end):
-                    outcome = store_page(self.hub.uow, self.hub.clock, adapter, config, page,
-                                         policy=self.hub.policy)
+                    outcome = store_page(
+                        self.hub.uow, self.hub.clock, adapter, config, page,
+                        policy=self.hub.policy, fetch=fetcher(self.client, adapter, config),
+                    )
                     pulled += outcome.stored
                     rejected += len(outcome.rejected)
         except (CallRefused, DomainError, httpx.HTTPError) as exc:

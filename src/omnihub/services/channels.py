@@ -123,14 +123,22 @@ def store_page(
     page: PulledPage,
     *,
     policy: RoutingPolicy | None = None,
+    fetch: Callable[[str], dict[str, Any]] | None = None,
 ) -> PageOutcome:
     """Every order of a pulled page on its own: an unreadable one goes to the inbound
-    exceptions with its raw body and the rest are stored."""
+    exceptions with its raw body and the rest are stored. An entry that only names its order
+    is read in full first (``fetch``); a fetch that fails stops the page (``CallRefused``), so
+    the window is pulled again."""
     outcome = PageOutcome()
     for pulled in page.orders:
-        raw = json.dumps(pulled.native, ensure_ascii=False)
+        native = pulled.native
+        if not adapter.complete(native):
+            if fetch is None:
+                raise UnreadablePayload(f"{adapter.name} listed only an id; nothing can fetch it")
+            native = fetch(pulled.external_id)
+        raw = json.dumps(native, ensure_ascii=False)
         try:
-            command = adapter.to_order(config, pulled.native, raw)
+            command = adapter.to_order(config, native, raw)
         except DomainError as exc:
             keep_rejected(uow_factory, clock, config.code, raw, exc.message)
             outcome.rejected.append((pulled.external_id, exc.message))

@@ -223,7 +223,9 @@ class TaobaoAdapter(ChannelAdapter):
                 "end_modified": mapper.top_time(end),
                 "page_no": page,
                 "page_size": self.page_size,
-                "use_has_next": "true",
+                # the total, not has_next: the hub then reads the window from its last page
+                # back (TOP lists the newest first; see PulledPage.total)
+                "use_has_next": "false",
             },
         )
 
@@ -243,11 +245,13 @@ class TaobaoAdapter(ChannelAdapter):
             )
             for t in trades
         ]
+        total = answer.get("total_results")
         if "has_next" in answer:
             has_more = answer["has_next"] in (True, "true")
         else:
             has_more = len(trades) >= self.page_size
-        return PulledPage(orders=orders, has_more=has_more)
+        return PulledPage(orders=orders, has_more=has_more,
+                          total=int(total) if total is not None else None)
 
     def fetch_request(self, config: ChannelConfig, external_id: str) -> OutboundRequest:
         return self.call(
