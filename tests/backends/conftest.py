@@ -1,0 +1,95 @@
+"""Fixtures of the back-end adapter tests. Each simulator (and the hub stand-in receiving
+callbacks) is a real HTTP server on 127.0.0.1, started once for the folder and reset before
+each test, so a test sees an empty system with no faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+try:
+    from tests.backends.backend_world import CallbackReceiver
+except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
+    from backend_world import CallbackReceiver  # type: ignore[no-redef]
+
+from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
+from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
+from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
+from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
+from omnihub.adapters.backends.simulation import BackendSimulator
+from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+
+
+def _served(simulator: BackendSimulator) -> Iterator[BackendSimulator]:
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[BackendSimulator]:
+    yield from _served(CallbackReceiver())
+
+
+@pytest.fixture(scope="session")
+def _kingdee_server() -> Iterator[BackendSimulator]:
+    yield from _served(KingdeeSimulator())
+
+
+@pytest.fixture(scope="session")
+def _odoo_server() -> Iterator[BackendSimulator]:
+    yield from _served(OdooSimulator())
+
+
+@pytest.fixture(scope="session")
+def _erpnext_server() -> Iterator[BackendSimulator]:
+    yield from _served(ErpNextSimulator())
+
+
+@pytest.fixture(scope="session")
+def _qimen_server() -> Iterator[BackendSimulator]:
+    yield from _served(QimenWmsSimulator())
+
+
+@pytest.fixture(scope="session")
+def _dada_server() -> Iterator[BackendSimulator]:
+    yield from _served(DadaSimulator())
+
+
+@pytest.fixture
+def receiver(_receiver_server: CallbackReceiver) -> CallbackReceiver:
+    _receiver_server.reset()
+    return _receiver_server
+
+
+@pytest.fixture
+def kingdee(_kingdee_server: KingdeeSimulator) -> KingdeeSimulator:
+    _kingdee_server.reset()
+    return _kingdee_server
+
+
+@pytest.fixture
+def odoo(_odoo_server: OdooSimulator) -> OdooSimulator:
+    _odoo_server.reset()
+    return _odoo_server
+
+
+@pytest.fixture
+def erpnext(_erpnext_server: ErpNextSimulator) -> ErpNextSimulator:
+    _erpnext_server.reset()
+    return _erpnext_server
+
+
+@pytest.fixture
+def qimen(_qimen_server: QimenWmsSimulator) -> QimenWmsSimulator:
+    _qimen_server.reset()
+    return _qimen_server
+
+
+@pytest.fixture
+def dada(_dada_server: DadaSimulator) -> DadaSimulator:
+    _dada_server.reset()
+    return _dada_server
