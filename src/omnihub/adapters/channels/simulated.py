@@ -101,6 +101,9 @@ class PlatformSimulator:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as separate writes: without this, Nagle and the
+            # client's delayed ACK hold every answer back about 40 ms
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

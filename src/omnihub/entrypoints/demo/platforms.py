@@ -40,6 +40,9 @@ class Platform:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: the hub reuses its connections
+            # headers and body go out as separate writes: without this, Nagle and the
+            # client's delayed ACK hold every answer back about 40 ms
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 length = int(self.headers.get("content-length") or 0)
