@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import random
 import threading
 import time
@@ -20,6 +21,7 @@ from omnihub.entrypoints.demo.native import NativeDriver
 from omnihub.entrypoints.demo.seed import CITIES, HOT_SKU, DemoCatalog
 
 SHANGHAI = timezone(timedelta(hours=8))
+log = logging.getLogger(__name__)
 
 #: Each channel's share of the day's orders.
 CHANNEL_SHARE = {
@@ -140,20 +142,25 @@ class ChannelSimulator(Simulator):
             wake = min(next_order, self.later[0][0]) if self.later else next_order
             self.stop.wait(max(0.0, min(wake - time.monotonic(), 0.2)))
 
-    def send(self, payload: dict[str, Any]) -> None:
+    def send(self, payload: dict[str, Any]) -> str | None:
+        """Deliver one state of an order; what the hub made of it (None: nothing known)."""
         self.stats.count(self.channel, "sent")
         if self.driver is not None:
             try:
                 sent = self.driver.send(payload)
             except Exception:  # a demo driver's bug must not stop the day; it is counted
+                log.exception("the %s driver failed on %s", self.channel, payload["external_id"])
                 self.stats.bump("driver_errors")
-                return
+                return None
             self.stats.count(self.channel, sent.outcome)
-            return
+            return sent.outcome
         response = self.post("/api/v1/orders", payload)
-        if response is not None:
-            self.stats.count(self.channel, _classify(response))
-            self.stats.keep_code(response)
+        if response is None:
+            return None
+        outcome = _classify(response)
+        self.stats.count(self.channel, outcome)
+        self.stats.keep_code(response)
+        return outcome
 
     def schedule(self, delay: float, payload: dict[str, Any]) -> None:
         heapq.heappush(self.later, (time.monotonic() + delay, self.rng.random(), payload))
@@ -173,11 +180,11 @@ class ChannelSimulator(Simulator):
                 self.schedule(self.rng.uniform(1.0, 5.0), paid)
         else:
             self.send(payload)
-            if roll > 0.97:
+            if roll > 0.97:  # the buyer changes their mind soon after paying
                 cancelled = dict(
                     payload, status="cancelled", updated_at=_later(payload["created_at"], 120)
                 )
-                self.schedule(self.rng.uniform(2.0, 6.0), cancelled)
+                self.schedule(self.rng.uniform(1.0, 3.0), cancelled)
         if self.rng.random() < 0.05:
             self.schedule(self.rng.uniform(0.2, 1.5), payload)  # the channel delivers twice
 
@@ -403,8 +410,10 @@ def flash_sale(
         payload["external_id"] = "LIVE" + payload["external_id"]
 
     def buy(payload: dict[str, Any]) -> None:
-        if driver is not None:  # through Douyin's own messages: the hub's answer is not ours
-            sim.send(payload)
+        if driver is not None:  # through Douyin's own messages: the hub answers the platform
+            outcome = sim.send(payload)
+            if outcome in ("created", "held"):
+                stats.bump("flash_sale_won" if outcome == "created" else "flash_sale_missed")
             return
         with httpx.Client(base_url=base_url, timeout=30.0) as client:
             try:

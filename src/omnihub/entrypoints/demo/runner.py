@@ -7,11 +7,13 @@ import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -19,13 +21,25 @@ from rich.table import Table
 
 from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
+from omnihub.domain.catalog import ChannelMapping
 from omnihub.entrypoints.api.app import create_app
 from omnihub.entrypoints.demo import channels
 from omnihub.entrypoints.demo.drivers import DRIVERS, NativeDriver
 from omnihub.entrypoints.demo.platforms import Platform
-from omnihub.entrypoints.demo.seed import HOT_SKU, HOT_SKU_STOCK, build_catalog, seed_retailer
+from omnihub.entrypoints.demo.seed import (
+    HOT_SKU,
+    HOT_SKU_STOCK,
+    VARIANTS_PER_CATEGORY,
+    build_catalog,
+    seed_retailer,
+)
 
 FLASH_SALE_BUYERS = 80
+
+#: tables that fit 80 columns: one space between columns, none at the edges
+COMPACT: dict[str, Any] = {
+    "box": box.SIMPLE_HEAD, "padding": (0, 1), "pad_edge": False, "collapse_padding": True
+}
 
 
 def _free_port(preferred: int) -> int:
@@ -61,9 +75,44 @@ class _Server:
         self.thread.join(timeout=15)
 
 
+@dataclass
+class DemoDay:
+    """What one run of the demo saw (the summary prints it; tests read it)."""
+
+    ok: bool
+    orders: dict[str, dict[str, int]]
+    """channel -> status -> orders the hub holds"""
+    platforms: dict[str, dict[str, int]]
+    """channel -> what its platform received from the hub (stock items, shipments, refused)"""
+    native: dict[str, Counter[str]]
+    """channel -> its platform's messages and the hub's answers (``_native``)"""
+    story: dict[str, Counter[str]]
+    """channel -> the demo's order messages and their outcomes"""
+    other: Counter[str]
+
+
 def run_demo(
     *, duration: float | None, port: int, rate: float, database: Path, seed: int, console: Console
 ) -> bool:
+    return run_day(
+        duration=duration, port=port, rate=rate, database=database, seed=seed, console=console
+    ).ok
+
+
+def run_day(
+    *,
+    duration: float | None,
+    port: int,
+    rate: float,
+    database: Path,
+    seed: int,
+    console: Console,
+    variants: int = VARIANTS_PER_CATEGORY,
+    drain_seconds: float = 60.0,
+) -> DemoDay:
+    """Seed a retailer with ``variants`` SKUs per category, serve the hub, stream the day for
+    ``duration`` seconds (until Ctrl-C when None), give the hub up to ``drain_seconds`` to
+    push what is due, and print the summary."""
     rng = random.Random(seed)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -78,9 +127,12 @@ def run_demo(
         delivery_timeout_seconds=1.0,
         stock_flush_seconds=1.0,
         full_compare_seconds=15.0,
+        pull_seconds=3.0,
+        pull_settle_seconds=1.0,
+        pull_start_hours=0.05,  # the platforms have no orders from before the demo
     )
     hub = bootstrap(settings, migrate=True)
-    demo = build_catalog(rng)
+    demo = build_catalog(rng, variants)
     actual_port = _free_port(port)
     base_url = f"http://127.0.0.1:{actual_port}"
     stores = [loc for loc in demo.locations if loc.code.startswith("ST-")]
@@ -92,6 +144,9 @@ def run_demo(
     for code, driver in drivers.items():  # each platform lists our SKUs under its own ids
         demo.listings[code] = {sku.code: driver.listing(sku.code, i)
                                for i, sku in enumerate(demo.skus)}
+    # the listings nobody mapped yet are those platforms' own listings of the SKUs
+    demo.unmapped = [ChannelMapping(m.channel, demo.listings[m.channel][m.sku], m.sku)
+                     for m in demo.unmapped]
     started = time.monotonic()
     rows = seed_retailer(hub.uow(), hub.clock, demo, rng)
     console.print(
@@ -174,7 +229,8 @@ def run_demo(
                 response = client.get("/api/v1/stats")
                 hub_stats = response.json() if response.status_code == 200 else hub_stats
                 live.update(
-                    _dashboard(stats, hub_stats, elapsed, duration, _plumbing(hub, platform))
+                    _dashboard(stats, hub_stats, elapsed, duration, _plumbing(hub, platform),
+                               _native(hub, drivers))
                 )
                 if not console.is_terminal and time.monotonic() - last_line >= 5:
                     last_line = time.monotonic()
@@ -187,24 +243,29 @@ def run_demo(
         for sim in sims:
             sim.join(timeout=35)
     # let the sweeper pass once more and the deliveries drain, then read the final state
+    console.print(
+        f"orders stopped; the hub pushes what is still due (up to {drain_seconds:g}s)..."
+    )
     time.sleep(1.5)
-    drained = _drain(hub, timeout=30.0)
+    drained = _drain(hub, timeout=drain_seconds)
     hub_stats = client.get("/api/v1/stats").json()
     books = client.get("/api/v1/check").json()
     plumbing = _plumbing(hub, platform)
     platforms = _platforms(hub, drivers)
+    native = _native(hub, drivers)
     client.close()
     server.stop()
     platform.stop()
     for driver in drivers.values():
         driver.stop()
     hub.close()
-    ok = _summary(console, stats, hub_stats, books, time.monotonic() - started)
+    ok = _summary(console, stats, hub_stats, books, time.monotonic() - started, native)
     ok = _plumbing_summary(console, plumbing, drained) and ok
-    ok = _platforms_summary(console, platforms) and ok
+    ok = _platforms_summary(console, platforms, drivers) and ok
     if interrupted:
         console.print("stopped by Ctrl-C")
-    return ok
+    per, other = stats.snapshot()
+    return DemoDay(ok, hub_stats.get("orders", {}), platforms, native, per, other)
 
 
 CHANNEL_RATIOS = {"tmall": 0.6, "taobao": 0.4, "jd": 0.5, "pdd": 0.3, "douyin": 0.3,
@@ -277,9 +338,26 @@ def _plumbing(hub: Any, platform: Platform) -> dict[str, Any]:
     }
 
 
+def _native(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, Counter[str]]:
+    """Per driven channel, its platform's messages: for a platform that pushes, the hub's
+    answer to each (``messages`` in all); for one the hub pulls (``pulls``), the orders its
+    pulls read (``messages``) and those it could not read (``rejected``)."""
+    counts: dict[str, Counter[str]] = {}
+    for code, driver in drivers.items():
+        if driver.pulls:
+            cursor = hub.integration.cursor(code) or {}
+            counts[code] = Counter(messages=int(cursor.get("pulled") or 0),
+                                   rejected=int(cursor.get("rejected") or 0), pulls=1)
+        else:
+            answered = driver.answered()
+            counts[code] = answered + Counter(messages=sum(answered.values()))
+    return counts
+
+
 def _platforms(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, dict[str, int]]:
     """Per channel, what its platform received from the hub: stock values set (and how many
-    differ from what the hub publishes), shipments, calls it refused."""
+    differ from what the hub publishes), shipments, calls it refused (for their signature,
+    credentials or shape) and calls that came too late (the order had moved on there)."""
     report: dict[str, dict[str, int]] = {}
     for code, driver in drivers.items():
         on_platform = driver.stock()
@@ -290,35 +368,50 @@ def _platforms(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, dict[str
                 listings[channel_sku] = wanted
         differ = sum(1 for k, v in listings.items() if k in on_platform and on_platform[k] != v)
         report[code] = {"stock_items": len(on_platform), "stock_differ": differ,
-                        "shipments": driver.shipments(), "refused": driver.refused()}
+                        "shipments": driver.shipments(), "refused": driver.refused(),
+                        "too_late": driver.too_late_calls(), "pulls": int(driver.pulls)}
     return report
 
 
-def _platforms_summary(console: Console, report: dict[str, dict[str, int]]) -> bool:
+def _platforms_summary(
+    console: Console, report: dict[str, dict[str, int]], drivers: dict[str, NativeDriver]
+) -> bool:
     if not report:
         return True
-    table = Table(title="What each platform received from the hub", show_lines=False)
-    for column in ("channel", "stock items set", "differ from hub", "shipments", "refused"):
-        table.add_column(column, justify="left" if column == "channel" else "right")
+    table = Table(title="What each platform received from the hub", **COMPACT)
+    for column in ("channel", "orders", "stock set", "differ", "shipments", "refused",
+                   "too late"):
+        table.add_column(column, justify="left" if column in ("channel", "orders") else "right")
     for code, row in sorted(report.items()):
-        table.add_row(code, str(row["stock_items"]), str(row["stock_differ"]),
-                      str(row["shipments"]), str(row["refused"]))
+        table.add_row(code, "pulled" if row["pulls"] else "pushed", str(row["stock_items"]),
+                      str(row["stock_differ"]), str(row["shipments"]), str(row["refused"]),
+                      str(row["too_late"]))
     console.print(table)
+    console.print(
+        "stock set: listings whose quantity the hub set on the platform; differ: those not "
+        "at the quantity the hub publishes now; refused: calls the platform refused for their "
+        "signature, credentials or shape; too late: calls for an order the buyer cancelled on "
+        "the platform while the call was on its way (the platform refuses them, rightly)"
+    )
     refused = sum(r["refused"] for r in report.values())
     if refused:
-        console.print(f"[red]platforms refused {refused} calls of the hub (signature or shape)")
+        console.print(f"[red]platforms refused {refused} calls of the hub:")
+        for code, driver in sorted(drivers.items()):
+            for why in driver.refusals()[:3]:
+                console.print(f"  [red]{code}[/]: {why}")
     return refused == 0
 
 
 def _drain(hub: Any, timeout: float) -> bool:
-    """Wait (bounded) until the outbox is published and no delivery is waiting to be retried."""
+    """Wait (bounded) until the outbox is published, every channel's newest stock value is
+    pushed and no delivery is waiting to be retried."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         backlog, _ = hub.integration.outbox_backlog(hub.clock.now())
         pending = sum(
             n for _, status, n, _ in hub.integration.delivery_counts() if status == "pending"
         )
-        if backlog == 0 and pending == 0:
+        if backlog == 0 and pending == 0 and not hub.integration.stock_to_push(1):
             return True
         time.sleep(0.5)
     return False
@@ -381,41 +474,50 @@ def _progress_line(stats: channels.Stats, hub_stats: dict[str, Any], elapsed: fl
     )
 
 
+OUTCOMES = ("created", "held", "duplicate", "stale", "updated", "rejected")
+
+
+def _way(native: Counter[str] | None) -> str:
+    """How a channel's orders reach the hub: its platform pushes them, the hub pulls them, or
+    canonical JSON to the order API."""
+    if native is None:
+        return "API"
+    return "pull" if native["pulls"] else "push"
+
+
 def _dashboard(
     stats: channels.Stats,
     hub_stats: dict[str, Any],
     elapsed: float,
     duration: float | None,
     plumbing: dict[str, Any],
+    native: dict[str, Counter[str]],
 ) -> Group:
+    """Per channel: the demo's order messages, and the platform's own messages to the hub
+    with the hub's answers (webhook platforms) or the orders the hub's pulls read."""
     per, other = stats.snapshot()
-    table = Table(title="Channels → hub", expand=False)
-    for column in (
-        "channel",
-        "sent",
-        "new",
-        "held",
-        "duplicate",
-        "stale",
-        "updated",
-        "rejected",
-        "orders in hub",
-    ):
-        table.add_column(column, justify="right" if column != "channel" else "left")
+    table = Table(
+        title="Channels → hub",
+        **COMPACT,
+        caption="story: the demo's order messages; native: the platform's own messages, pushed "
+        "(with the hub's answers: new, held, dup, stale, upd, rej) or read by the hub's pulls",
+    )
+    for column in ("channel", "by", "story", "native", "new", "held", "dup", "stale", "upd",
+                   "rej", "orders"):
+        table.add_column(column, justify="left" if column in ("channel", "by") else "right")
     orders = hub_stats.get("orders", {})
     for name in channels.CHANNEL_SHARE:
-        c = per.get(name, Counter())
-        table.add_row(
-            name,
-            str(c.get("sent", 0)),
-            str(c.get("created", 0)),
-            str(c.get("held", 0)),
-            str(c.get("duplicate", 0)),
-            str(c.get("stale", 0)),
-            str(c.get("updated", 0)),
-            str(c.get("rejected", 0)),
-            str(sum(orders.get(name, {}).values())),
-        )
+        story = per.get(name, Counter())
+        c = native.get(name)
+        if c is None:  # canonical JSON to POST /api/v1/orders
+            messages, counts = "-", [str(story.get(o, 0)) for o in OUTCOMES]
+        elif c["pulls"]:
+            messages = str(c["messages"])
+            counts = ["-"] * (len(OUTCOMES) - 1) + [str(c["rejected"])]
+        else:
+            messages, counts = str(c["messages"]), [str(c[o]) for o in OUTCOMES]
+        table.add_row(name, _way(c), str(story.get("sent", 0)), messages, *counts,
+                      str(sum(orders.get(name, {}).values())))
     totals = _totals(hub_stats)
     status_line = ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
     held = ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("held", {}).items())) or "none"
@@ -430,7 +532,8 @@ def _dashboard(
         f"flash sale of {HOT_SKU} ({HOT_SKU_STOCK} units): won {other['flash_sale_won']}, "
         f"missed {other['flash_sale_missed']}; mappings added {other['mappings_added']} "
         f"(released {other['orders_released_by_mapping']} held orders)\n"
-        f"server errors {other['server_errors']}, connection errors {other['connection_errors']}"
+        f"server errors {other['server_errors'] + _failed(native)}, connection errors "
+        f"{other['connection_errors']}, driver errors {other['driver_errors']}"
     )
     delivered = sum(c["delivered"] for c in plumbing["deliveries"].values())
     dead = sum(c["dead"] for c in plumbing["deliveries"].values())
@@ -448,30 +551,54 @@ def _dashboard(
     return Group(table, Panel(body, title=f"omnihub demo · {clock}"))
 
 
+def _failed(native: dict[str, Counter[str]]) -> int:
+    """Platform messages the hub answered with a 5xx."""
+    return sum(c["failed"] for c in native.values())
+
+
 def _summary(
     console: Console,
     stats: channels.Stats,
     hub_stats: dict[str, Any],
     books: dict[str, Any],
     elapsed: float,
+    native: dict[str, Counter[str]],
 ) -> bool:
     per, other = stats.snapshot()
     orders = hub_stats.get("orders", {})
-    names = sorted(orders)
-    table = Table(title=f"Summary after {elapsed:.0f}s: orders per channel")
-    table.add_column("status")
+    names = [n for n in channels.CHANNEL_SHARE if n in orders or n in per]
+    names += sorted(set(orders) - set(names))
+    table = Table(title=f"Summary after {elapsed:.0f}s: orders per channel", **COMPACT)
+    for column in ("channel", "by", "story", "native", "orders", "orders by status"):
+        numeric = column in ("story", "native", "orders")
+        table.add_column(column, justify="right" if numeric else "left")
+    totals = Counter[str]()
     for name in names:
-        table.add_column(name, justify="right")
-    table.add_column("all", justify="right")
-    statuses = sorted({s for counts in orders.values() for s in counts})
-    for status in statuses:
-        row = [orders[name].get(status, 0) for name in names]
-        table.add_row(status, *(str(n) for n in row), str(sum(row)))
-    totals = [sum(orders[name].values()) for name in names]
-    table.add_row("[bold]orders[/]", *(str(n) for n in totals), str(sum(totals)))
-    messages = [per.get(name, Counter()).get("sent", 0) for name in names]
-    table.add_row("messages sent", *(str(n) for n in messages), str(sum(messages)))
+        counts = Counter(orders.get(name, {}))
+        totals += counts
+        c = native.get(name)
+        table.add_row(
+            name,
+            _way(c),
+            str(per.get(name, Counter()).get("sent", 0)),
+            "-" if c is None else str(c["messages"]),
+            str(sum(counts.values())),
+            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+        )
+    table.add_row(
+        "[bold]all[/]",
+        "",
+        str(sum(per.get(n, Counter()).get("sent", 0) for n in names)),
+        str(sum(c["messages"] for c in native.values())),
+        str(sum(totals.values())),
+        ", ".join(f"{k} {v}" for k, v in sorted(totals.items())),
+    )
     console.print(table)
+    console.print(
+        "story: the demo's order messages (placed, paid, cancelled, sent twice); native: the "
+        "platform's own messages to the hub (pushed), or the orders the hub's pulls read "
+        "(pulled: each pull reads its window again from a little before the last one)"
+    )
     held = hub_stats.get("held", {})
     console.print(
         "held and why: " + (", ".join(f"{k} {v}" for k, v in sorted(held.items())) or "none")
@@ -499,7 +626,7 @@ def _summary(
         f"flash sale of {HOT_SKU}: {other['flash_sale_won']} won, "
         f"{other['flash_sale_missed']} missed, {HOT_SKU_STOCK} units in stock"
     )
-    errors = other["server_errors"] + other["connection_errors"]
+    errors = other["server_errors"] + other["connection_errors"] + _failed(native)
     oversells = int(books.get("oversells", 0))
     balanced = bool(books.get("balanced"))
     console.print(f"oversells: {oversells}")
@@ -518,6 +645,8 @@ def _summary(
             f"  [red]{violation['rule']}[/] {violation['subject']}: {violation['message']}"
         )
     console.print(f"server errors: {errors}")
-    ok = balanced and oversells == 0 and errors == 0
+    if other["driver_errors"]:
+        console.print(f"[red]demo drivers failed {other['driver_errors']} times")
+    ok = balanced and oversells == 0 and errors == 0 and other["driver_errors"] == 0
     console.print("[bold green]demo OK[/]" if ok else "[bold red]demo found problems[/]")
     return ok

@@ -1,5 +1,5 @@
 """A demo retailer: warehouses, front warehouses and stores in real Chinese cities, a catalog of
-a few hundred SKUs, channel listings mapped to them, and opening stock."""
+a hundred SKUs, channel listings mapped to them, and opening stock."""
 
 from __future__ import annotations
 
@@ -180,7 +180,9 @@ CATEGORIES = [
     ("ELE", "蓝牙耳机 Bluetooth earbuds", "199.00"),
     ("BOO", "笔记本 Notebook", "15.00"),
 ]
-VARIANTS_PER_CATEGORY = 22  # 220 SKUs
+#: 100 SKUs: with eleven channels that is 1,100 stock values to keep in sync, each its own call
+#: on the channel's platform (a catalogue twice as big takes most of a short demo to sync)
+VARIANTS_PER_CATEGORY = 10
 
 #: Channels of the demo and how each names a listing (its own product/sku ids).
 CHANNELS: dict[str, Callable[[int, str], str]] = {
@@ -205,10 +207,12 @@ class DemoCatalog:
     locations: list[Location] = field(default_factory=list)
 
 
-def build_catalog(rng: random.Random) -> DemoCatalog:
+def build_catalog(rng: random.Random, variants: int = VARIANTS_PER_CATEGORY) -> DemoCatalog:
+    """The catalogue (``variants`` SKUs in each category), listings, unmapped listings and
+    locations."""
     demo = DemoCatalog()
     for prefix, name, price in CATEGORIES:
-        for n in range(1, VARIANTS_PER_CATEGORY + 1):
+        for n in range(1, variants + 1):
             code = f"{prefix}-{n:03d}"
             variant_price = Money.of(price) + Money.of(str(n - 1))
             demo.skus.append(
