@@ -37,7 +37,9 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAID: frozenset({S.HELD, S.ALLOCATED, S.CANCELLED, S.REFUNDED}),
     S.HELD: frozenset({S.CREATED, S.PAID, S.ALLOCATED, S.CANCELLED, S.REFUNDED}),
     S.ALLOCATED: frozenset({S.RELEASED, S.HELD, S.CANCELLED, S.REFUNDED}),
-    S.RELEASED: frozenset({S.PICKED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    # RELEASED -> HELD: the node handed the order back (a rider task that failed before the
+    # goods left the store); its stock is given back and it is routed again or waits for a person
+    S.RELEASED: frozenset({S.PICKED, S.SHIPPED, S.HELD, S.CANCELLED, S.REFUNDED}),
     S.PICKED: frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
@@ -60,6 +62,8 @@ class HoldReason(StrEnum):
     PICKUP_STORE_SHORT = "pickup_store_short"
     PICKUP_EXPIRED = "pickup_expired"
     REFUND_REQUESTED = "refund_requested"
+    DELIVERY_FAILED = "delivery_failed"
+    """the delivery provider gave the order back (rider task cancelled, expired, returned)"""
     MANUAL = "manual"
 
 
@@ -270,7 +274,7 @@ class Order:
         if self.status is not S.HELD:
             raise IllegalTransition(self.id, self.status, self.held_from or S.PAID)
         target = self.held_from or S.CREATED
-        if target is S.ALLOCATED:
+        if target in (S.ALLOCATED, S.RELEASED):
             # stock was given back when held; it must be allocated again
             target = S.PAID
         self.hold_reason = None

@@ -470,40 +470,82 @@ def ship_fulfilment(
             raise NotFound(f"fulfilment {fulfilment_id} does not exist")
         order = uow.orders.get(fulfilment.order_id)
         assert order is not None
-        if fulfilment.status is not FulfilmentStatus.RELEASED:
-            raise Conflict(
-                f"fulfilment {fulfilment_id} is {fulfilment.status}; only a released one can ship",
-                code=ErrorCode.ILLEGAL_TRANSITION,
-            )
-        give_back_stock(uow, order, now, ReservationState.CONSUMED, fulfilment.location)
-        fulfilment.status = FulfilmentStatus.SHIPPED
-        fulfilment.carrier, fulfilment.tracking_number = carrier, tracking_number
-        fulfilment.updated_at = now
-        uow.routing.save_fulfilment(fulfilment)
-        parts = uow.routing.fulfilments(order.id)
-        if all(p.status is FulfilmentStatus.SHIPPED for p in parts):
-            order.transition(
-                OrderStatus.SHIPPED,
-                f"shipped by {fulfilment.location} ({carrier or 'carrier'} "
-                f"{tracking_number or ''})".strip(),
-                now,
-            )
-        else:
-            order.note(f"part shipped by {fulfilment.location} ({carrier} {tracking_number})", now)
-        uow.orders.save(order)
-        uow.audit.record(
+        ship_part(
+            uow, fulfilment, order, now, carrier=carrier, tracking_number=tracking_number,
             actor=actor,
-            action="fulfilment.shipped",
-            subject=f"order:{order.id}",
-            details={
-                "fulfilment": fulfilment.id,
-                "carrier": carrier,
-                "tracking_number": tracking_number,
-            },
-            at=now,
         )
         uow.commit()
     return fulfilment, order
+
+
+def ship_part(
+    uow: UnitOfWork,
+    fulfilment: Fulfilment,
+    order: Order,
+    now: datetime,
+    *,
+    carrier: str | None,
+    tracking_number: str | None,
+    actor: str,
+) -> None:
+    """``ship_fulfilment`` inside the caller's unit of work (a warehouse's confirmation or a
+    rider's pickup ships a part the same way a person does); the caller commits."""
+    if fulfilment.status is not FulfilmentStatus.RELEASED:
+        raise Conflict(
+            f"fulfilment {fulfilment.id} is {fulfilment.status}; only a released one can ship",
+            code=ErrorCode.ILLEGAL_TRANSITION,
+        )
+    give_back_stock(uow, order, now, ReservationState.CONSUMED, fulfilment.location)
+    fulfilment.status = FulfilmentStatus.SHIPPED
+    fulfilment.carrier, fulfilment.tracking_number = carrier, tracking_number
+    fulfilment.updated_at = now
+    uow.routing.save_fulfilment(fulfilment)
+    parts = uow.routing.fulfilments(order.id)
+    if all(p.status is FulfilmentStatus.SHIPPED for p in parts):
+        order.transition(
+            OrderStatus.SHIPPED,
+            f"shipped by {fulfilment.location} ({carrier or 'carrier'} "
+            f"{tracking_number or ''})".strip(),
+            now,
+        )
+    else:
+        order.note(f"part shipped by {fulfilment.location} ({carrier} {tracking_number})", now)
+    uow.orders.save(order)
+    uow.audit.record(
+        actor=actor,
+        action="fulfilment.shipped",
+        subject=f"order:{order.id}",
+        details={
+            "fulfilment": fulfilment.id,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+        },
+        at=now,
+    )
+
+
+def deliver_part(
+    uow: UnitOfWork, fulfilment: Fulfilment, order: Order, now: datetime, cause: str
+) -> None:
+    """A shipped part reached the buyer (a rider's delivery): the order is delivered once
+    every part that was not cancelled is. The caller saves the order and commits."""
+    if fulfilment.status is not FulfilmentStatus.SHIPPED:
+        raise Conflict(
+            f"fulfilment {fulfilment.id} is {fulfilment.status}; only a shipped one is delivered",
+            code=ErrorCode.ILLEGAL_TRANSITION,
+        )
+    fulfilment.status = FulfilmentStatus.DELIVERED
+    fulfilment.updated_at = now
+    uow.routing.save_fulfilment(fulfilment)
+    live = [
+        p for p in uow.routing.fulfilments(order.id) if p.status is not FulfilmentStatus.CANCELLED
+    ]
+    if order.status is OrderStatus.SHIPPED and all(
+        p.status is FulfilmentStatus.DELIVERED for p in live
+    ):
+        order.transition(OrderStatus.DELIVERED, cause, now)
+    else:
+        order.note(f"part delivered from {fulfilment.location}: {cause}", now)
 
 
 class WrongPickupCode(DomainError):
