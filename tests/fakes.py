@@ -25,9 +25,12 @@ from omnihub.domain.locations import Location
 from omnihub.domain.orders import Order, OrderStatus
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus, MergeGroup, MergeState
 from omnihub.ports import (
+    RIDER_TASK_FINAL_STATES,
     AuditLog,
+    BackendRepository,
     CatalogRepository,
     Clock,
+    CompareReport,
     ConcurrentUpdate,
     DuplicateOrder,
     InboundLog,
@@ -38,8 +41,10 @@ from omnihub.ports import (
     Outbox,
     PickupCodeRecord,
     ReservationRepository,
+    RiderTaskRecord,
     RoutingRepository,
     StockRepository,
+    TrackPoint,
     UnitOfWork,
 )
 
@@ -88,6 +93,11 @@ class FakeState:
     merge_groups: dict[str, MergeGroup] = field(default_factory=dict)
     pickup_codes: dict[str, PickupCodeRecord] = field(default_factory=dict)
     documents: dict[str, tuple[int, str]] = field(default_factory=dict)
+    backend_refs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    backend_messages: set[tuple[str, str]] = field(default_factory=set)
+    rider_tasks: dict[str, RiderTaskRecord] = field(default_factory=dict)
+    rider_track: list[tuple[str, TrackPoint]] = field(default_factory=list)
+    compares: list[CompareReport] = field(default_factory=list)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -508,6 +518,80 @@ class FakeRoutingRepository(RoutingRepository):
         }
 
 
+class FakeBackendRepository(BackendRepository):
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    def bind(
+        self, backend: str, kind: str, external_id: str, internal_id: str, at: datetime
+    ) -> None:
+        self.state.backend_refs.setdefault((backend, kind, internal_id), external_id)
+
+    def bound(self, backend: str, kind: str, internal_id: str) -> str | None:
+        return self.state.backend_refs.get((backend, kind, internal_id))
+
+    def remember_message(self, backend: str, message_id: str, at: datetime) -> bool:
+        key = (backend, message_id)
+        if key in self.state.backend_messages:
+            return False
+        self.state.backend_messages.add(key)
+        return True
+
+    def rider_task(self, reference: str, *, lock: bool = False) -> RiderTaskRecord | None:
+        return self.state.rider_tasks.get(reference)
+
+    def add_rider_task(self, task: RiderTaskRecord) -> bool:
+        if task.reference in self.state.rider_tasks:
+            return False
+        self.state.rider_tasks[task.reference] = task
+        return True
+
+    def save_rider_task(self, task: RiderTaskRecord) -> None:
+        self.state.rider_tasks[task.reference] = task
+
+    def rider_tasks(self, order_id: str) -> list[RiderTaskRecord]:
+        found = [t for t in self.state.rider_tasks.values() if t.order_id == order_id]
+        return sorted(found, key=lambda t: (t.created_at, t.reference))
+
+    def live_rider_tasks(self, backend: str, limit: int) -> list[RiderTaskRecord]:
+        live = [
+            t
+            for t in self.state.rider_tasks.values()
+            if t.backend == backend and t.state not in RIDER_TASK_FINAL_STATES
+        ]
+        return sorted(live, key=lambda t: (t.updated_at, t.reference))[:limit]
+
+    def add_track_point(self, order_id: str, point: TrackPoint) -> None:
+        self.state.rider_track.append((order_id, point))
+
+    def track(self, order_id: str) -> list[TrackPoint]:
+        points = [p for o, p in self.state.rider_track if o == order_id]
+        return sorted(points, key=lambda p: p.at)
+
+    def in_flight(self, locations: Sequence[str]) -> set[tuple[str, str]]:
+        released = {
+            (f.order_id, f.location)
+            for f in self.state.fulfilments.values()
+            if f.status is FulfilmentStatus.RELEASED
+        }
+        return {
+            (r.location, r.sku)
+            for r in self.state.reservations.values()
+            if r.state is ReservationState.ACTIVE
+            and r.location in locations
+            and (r.order_id, r.location) in released
+        }
+
+    def add_compare(self, report: CompareReport) -> int:
+        report_id = self.state.next_id()
+        self.state.compares.append(replace(report, id=report_id))
+        return report_id
+
+    def compares(self, backend: str, limit: int) -> list[CompareReport]:
+        found = [c for c in self.state.compares if c.backend == backend]
+        return list(reversed(found))[:limit]
+
+
 class FakeInboundLog(InboundLog):
     def __init__(self, state: FakeState) -> None:
         self.state = state
@@ -603,6 +687,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.audit = FakeAuditLog(state)
         self.outbox = FakeOutbox(state)
         self.routing = FakeRoutingRepository(state)
+        self.backends = FakeBackendRepository(state)
 
     def __enter__(self) -> Self:
         super().__enter__()

@@ -295,6 +295,120 @@ class RoutingRepository(abc.ABC):
         """Store a new version; returns its number."""
 
 
+#: rider-task states after which a task changes no more (``RiderState.final`` of the delivery
+#: port, as the text the repositories store)
+RIDER_TASK_FINAL_STATES = frozenset({"delivered", "cancelled", "expired", "returned"})
+
+
+@dataclass(frozen=True, slots=True)
+class RiderTaskRecord:
+    """A store fulfilment handed to an instant-delivery provider, as the hub last knew it.
+    ``state`` is the provider's task state (``requested`` until the first word from it)."""
+
+    reference: str
+    """our fulfilment id (the provider keeps it as its origin id)"""
+    backend: str
+    order_id: str
+    location: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    native_status: int | None = None
+    state_at: datetime | None = None
+    """the provider's time of ``state``: a callback older than this is late and refused"""
+    external_id: str | None = None
+    rider: dict[str, str] | None = None
+    fee_cents: int | None = None
+    distance_m: int | None = None
+    cancel_reason: str | None = None
+    cancelled_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPoint:
+    reference: str
+    at: datetime
+    lat: float
+    lon: float
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompareReport:
+    """A full compare of the hub's stock with one back end's snapshot."""
+
+    backend: str
+    taken_at: datetime
+    mode: str
+    """off, report or correct (the back end's ``compare`` rule)"""
+    compared: int
+    differences: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    unmapped: list[str]
+    corrected: int
+    error: str | None = None
+    id: int | None = None
+
+
+class BackendRepository(abc.ABC):
+    """What the hub keeps about its back ends (ERP, WMS, delivery providers): bindings of their
+    document ids, message ids already applied, rider tasks and tracks, stock compares."""
+
+    @abc.abstractmethod
+    def bind(
+        self, backend: str, kind: str, external_id: str, internal_id: str, at: datetime
+    ) -> None:
+        """Bind the back end's id of one of our documents (idempotent)."""
+
+    @abc.abstractmethod
+    def bound(self, backend: str, kind: str, internal_id: str) -> str | None:
+        """The back end's id bound to ``internal_id``, if any."""
+
+    @abc.abstractmethod
+    def remember_message(self, backend: str, message_id: str, at: datetime) -> bool:
+        """False when the back end's message id was applied before."""
+
+    @abc.abstractmethod
+    def rider_task(self, reference: str, *, lock: bool = False) -> RiderTaskRecord | None:
+        """The task; ``lock`` holds its row until commit (a callback and the create's answer
+        may change it at the same time)."""
+
+    @abc.abstractmethod
+    def add_rider_task(self, task: RiderTaskRecord) -> bool:
+        """Insert the task unless it is there already (then False, and nothing changes)."""
+
+    @abc.abstractmethod
+    def save_rider_task(self, task: RiderTaskRecord) -> None:
+        """Insert or replace the task."""
+
+    @abc.abstractmethod
+    def rider_tasks(self, order_id: str) -> builtins.list[RiderTaskRecord]:
+        """The order's tasks, oldest first."""
+
+    @abc.abstractmethod
+    def live_rider_tasks(self, backend: str, limit: int) -> builtins.list[RiderTaskRecord]:
+        """Tasks of ``backend`` not in a final state (delivered, cancelled, expired, returned)."""
+
+    @abc.abstractmethod
+    def add_track_point(self, order_id: str, point: TrackPoint) -> None: ...
+
+    @abc.abstractmethod
+    def track(self, order_id: str) -> builtins.list[TrackPoint]:
+        """Every point of the order's riders, in the order they were reported."""
+
+    @abc.abstractmethod
+    def in_flight(self, locations: Sequence[str]) -> set[tuple[str, str]]:
+        """(location, sku) with stock reserved for a fulfilment released to its node and not
+        shipped yet: the node may have sent the goods before the hub heard of it."""
+
+    @abc.abstractmethod
+    def add_compare(self, report: CompareReport) -> int: ...
+
+    @abc.abstractmethod
+    def compares(self, backend: str, limit: int) -> builtins.list[CompareReport]:
+        """Newest first."""
+
+
 class InboundLog(abc.ABC):
     """Every payload received, stored before anything is done with it."""
 
@@ -374,6 +488,7 @@ class UnitOfWork(abc.ABC):
     audit: AuditLog
     outbox: Outbox
     routing: RoutingRepository
+    backends: BackendRepository
 
     def __init__(self) -> None:
         self._events: list[Event] = []

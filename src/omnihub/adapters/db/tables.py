@@ -378,3 +378,64 @@ stock_sync = sa.Table(
     sa.Column("lag_ms", sa.Float, nullable=True),
     sa.Column("repushes", sa.Integer, nullable=False, server_default="0"),
 )
+
+# -- back ends (ERP, WMS, instant delivery) -------------------------------------------------------
+# Bindings of a back end's document ids to ours live in external_refs (channel =
+# "backend:<code>"), its message ids in channel_messages and its poll cursors in channel_cursors
+# under the same prefix; these tables hold what has no home there.
+
+# Rider tasks of an instant-delivery provider, one per store fulfilment handed to it: the state
+# last applied (with the provider's time of it, to refuse late callbacks), rider and fee.
+rider_tasks = sa.Table(
+    "rider_tasks",
+    metadata,
+    sa.Column("reference", sa.String(26), primary_key=True),  # our fulfilment id
+    sa.Column("backend", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(26), nullable=False),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("native_status", sa.Integer, nullable=True),
+    sa.Column("state_at", UtcDateTime, nullable=True),
+    sa.Column("external_id", sa.String(64), nullable=True),
+    sa.Column("rider", sa.JSON, nullable=True),
+    sa.Column("fee_cents", sa.BigInteger, nullable=True),
+    sa.Column("distance_m", sa.Integer, nullable=True),
+    sa.Column("cancel_reason", sa.String(200), nullable=True),
+    sa.Column("cancelled_by", sa.String(16), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_rider_tasks_order_id", "order_id"),
+    sa.Index("ix_rider_tasks_backend_state", "backend", "state"),
+)
+
+# Where a rider was, as the provider reported it: the track shown on the order.
+rider_track = sa.Table(
+    "rider_track",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(26), nullable=False),
+    sa.Column("order_id", sa.String(26), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Index("ix_rider_track_order_id", "order_id"),
+)
+
+# Full compares of the hub's stock with a back end's snapshot: what differed, what was skipped
+# (stock on its way out), what was corrected by rule.
+stock_compares = sa.Table(
+    "stock_compares",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("backend", sa.String(64), nullable=False),
+    sa.Column("taken_at", UtcDateTime, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("compared", sa.Integer, nullable=False),
+    sa.Column("differences", sa.JSON, nullable=False),
+    sa.Column("skipped", sa.JSON, nullable=False),
+    sa.Column("unmapped", sa.JSON, nullable=False),
+    sa.Column("corrected", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_stock_compares_backend_id", "backend", "id"),
+)

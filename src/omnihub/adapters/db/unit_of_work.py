@@ -10,6 +10,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from omnihub.adapters.db.backends import SqlBackendRepository
 from omnihub.adapters.db.repositories import (
     SqlAuditLog,
     SqlCatalogRepository,
@@ -54,6 +55,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.audit = SqlAuditLog(conn)
         self.outbox = SqlOutbox(conn)
         self.routing = SqlRoutingRepository(conn)
+        self.backends = SqlBackendRepository(conn)
         return self
 
     def __exit__(
