@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
@@ -46,6 +48,20 @@ class Settings(BaseSettings):
     endpoint_rate_per_second: float = Field(default=50.0, gt=0)
     workers: bool = True
     """Run the relay and the connector runtime in this process."""
+    # -- back ends (ERP, WMS, instant delivery) ----------------------------------------------
+    backends: str | list[dict[str, Any]] = Field(default_factory=list)
+    """The back ends: the path of a TOML file of ``[[backends]]`` tables
+    (``OMNIHUB_BACKENDS=backends.toml``), or the ``[[backends]]`` tables of omnihub.toml itself.
+    Checked when the hub starts; one with problems keeps the server from starting."""
+    backend_poll_seconds: float = Field(default=60.0, gt=0)
+    """ERPs are asked for receipts and stock-takes approved since the last poll this often."""
+    backend_poll_overlap_seconds: float = Field(default=600.0, ge=0)
+    """Each ERP poll starts this long before the last one ended (documents approved late are
+    read again; the ledger's references make a repeat harmless)."""
+    rider_poll_seconds: float = Field(default=10.0, gt=0)
+    """Live rider tasks are asked where their rider is this often (the track on the order)."""
+    stock_compare_seconds: float = Field(default=86400.0, gt=0)
+    """The full compare of the hub's stock with each ERP's and WMS's (nightly by default)."""
 
     @classmethod
     def settings_customise_sources(
