@@ -71,6 +71,7 @@ def serve(
     from omnihub.adapters.db.migrate import upgrade
 
     settings = _settings(database_url)
+    _check_backends(settings)
     if database_url:
         os.environ["OMNIHUB_DATABASE_URL"] = database_url  # for the worker processes
     if settings.auto_migrate:
@@ -90,6 +91,19 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _check_backends(settings: Settings) -> None:
+    """Refuse to serve with a back-end config that has problems: list them all, exit 2."""
+    from omnihub.adapters.backends.config import InvalidBackendConfig
+    from omnihub.bootstrap import backend_configs
+    from omnihub.entrypoints.api.app import problems_text
+
+    try:
+        backend_configs(settings)
+    except InvalidBackendConfig as exc:
+        typer.echo(problems_text(exc.problems), err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

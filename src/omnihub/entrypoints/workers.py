@@ -25,6 +25,7 @@ from omnihub.bootstrap import Hub
 from omnihub.domain import events as ev
 from omnihub.domain.errors import DomainError
 from omnihub.domain.integration import STATUSES_PUSHED, matches, published_quantity
+from omnihub.entrypoints.backend_workers import BackendWorkers
 from omnihub.ports import (
     BusUnavailable,
     CallRefused,
@@ -297,6 +298,8 @@ class Workers:
     bus: EventBus
     runtime: ConnectorRuntime
     relay: bool = True
+    backends: BackendWorkers | None = None
+    """the back ends' polls, rider tracking and stock compares (entrypoints/backend_workers)"""
     puller: ChannelPuller = field(init=False)
     threads: list[threading.Thread] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -318,6 +321,8 @@ class Workers:
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
             ("replay window", 3600.0, self._forget_messages),
         ]
+        if self.backends is not None:
+            loops += self.backends.loops()
         if self.relay:
             loops.insert(0, ("outbox relay", 0.05, self._relay_once))
         for name, interval, job in loops:
@@ -366,6 +371,8 @@ class Workers:
             thread.join(timeout=10)
         self.runtime.close()
         self.puller.close()
+        if self.backends is not None:
+            self.backends.close()
         self.bus.close()
 
 
@@ -376,6 +383,8 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
     bus.subscribe_batch("webhooks", ["*"], reactions.fan_out_many)
     bus.subscribe_batch("stock-sync", ["stock.*"], reactions.stock_changed_many)
     bus.subscribe_batch("order-status", ["order.*"], reactions.order_status_many)
+    backends = BackendWorkers(hub, store)  # orders released/withdrawn -> deliveries to back ends
+    backends.subscribe(bus)
 
     def secret_for(endpoint: str) -> str | None:
         kind, _, key = endpoint.partition(":")
@@ -444,8 +453,9 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         rate_per_second=hub.settings.endpoint_rate_per_second,
         secrets=secret_for,
         on_delivered=delivered,
+        performers={"backend": backends.perform},  # backend:<code> deliveries run exchanges
     )
-    workers = Workers(hub, store, bus, runtime)
+    workers = Workers(hub, store, bus, runtime, backends=backends)
     workers.relay = _may_relay(hub) if relay is None else relay
     workers.start()
     return workers

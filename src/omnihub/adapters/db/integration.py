@@ -471,6 +471,14 @@ class IntegrationStore:
             row = conn.execute(sa.select(D).where(D.c.id == delivery_id)).first()
             return None if row is None else _delivery(row)
 
+    def delivery_status(self, endpoint: str, event_id: str) -> str | None:
+        """The status of the delivery of ``event_id`` to ``endpoint``; None when never queued
+        (a back end's cancel asks whether the create went out before it)."""
+        with self._read() as conn, conn.begin():
+            return conn.execute(
+                sa.select(D.c.status).where(D.c.endpoint == endpoint, D.c.event_id == event_id)
+            ).scalar()
+
     def replay(
         self, now: datetime, *, delivery_id: int | None = None, endpoint: str | None = None
     ) -> int:

@@ -114,6 +114,10 @@ Render = Callable[[Delivery], "list[OutboundRequest] | None"]
 JSON envelope as it is."""
 Judge = Callable[[Delivery, int, bytes], None]
 """Reads a platform's answer; raises ``CallRefused`` for an error hidden in a 200."""
+Perform = Callable[[Delivery, httpx.Client], None]
+"""Carries out a delivery that is a whole conversation with a back end (log in, look the
+document up, save, submit...: its adapter's exchange) with the runtime's client; returns when
+it is done, raises ``CallRefused`` (``retry`` False: a dead letter at once) when it is not."""
 
 
 class ConnectorRuntime:
@@ -127,6 +131,7 @@ class ConnectorRuntime:
         on_delivered: Delivered | None = None,
         render: Render | None = None,
         judge: Judge | None = None,
+        performers: dict[str, Perform] | None = None,
         seed: int | None = None,
         concurrency: int = 16,
     ) -> None:
@@ -137,6 +142,8 @@ class ConnectorRuntime:
         self.on_delivered = on_delivered
         self.render = render
         self.judge = judge
+        self.performers = performers or {}
+        """by the endpoint's kind (``backend`` for ``backend:<code>``)"""
         self.breakers: dict[str, CircuitBreaker] = {}
         self.buckets: dict[str, TokenBucket] = {}
         self.rng = random.Random(seed)
@@ -197,6 +204,9 @@ class ConnectorRuntime:
 
     def _send(self, delivery: Delivery) -> Outcome:
         started = time.perf_counter()
+        perform = self.performers.get(delivery.endpoint.partition(":")[0])
+        if perform is not None:
+            return self._perform(delivery, perform, started)
         try:
             calls = self.render(delivery) if self.render is not None else None
         except Exception as exc:  # a payload the adapter can't turn into a call: never will
@@ -229,6 +239,20 @@ class ConnectorRuntime:
             if error is not None:
                 break
         return self._result(delivery, started, error, status, final=final)
+
+    def _perform(self, delivery: Delivery, perform: Perform, started: float) -> Outcome:
+        """A back end's exchange: retries, backoff, breaker and dead letters as for any call."""
+        error: str | None = None
+        final = False
+        try:
+            perform(delivery, self.client)
+        except CallRefused as exc:
+            error = f"{exc.code + ': ' if exc.code else ''}{exc}"[:500]
+            final = not exc.retry
+        except Exception as exc:  # a fault of ours: retried, and a dead letter in the end
+            log.exception("delivery %s to %s failed", delivery.event_id, delivery.endpoint)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        return self._result(delivery, started, error, None if error else 200, final=final)
 
     def _send_envelope(self, delivery: Delivery) -> Outcome:
         endpoint = delivery.endpoint

@@ -14,6 +14,7 @@ from omnihub import __version__
 from omnihub.bootstrap import Hub, bootstrap
 from omnihub.entrypoints.api import errors
 from omnihub.entrypoints.api.routers import (
+    backends,
     catalog,
     channels,
     integration,
@@ -58,8 +59,24 @@ def _sync_rules(hub: Hub) -> None:
         log.info("review rules version %d loaded", hub.policy.rules_version)
 
 
+def _bootstrap() -> Hub:
+    """The hub of the settings; a back-end config with problems stops the process with the
+    list of them (one per line), rather than a server that half works."""
+    from omnihub.adapters.backends.config import InvalidBackendConfig
+
+    try:
+        return bootstrap()
+    except InvalidBackendConfig as exc:
+        raise SystemExit(problems_text(exc.problems)) from None
+
+
+def problems_text(problems: list[str]) -> str:
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return f"the back-end config has {len(problems)} problem(s); the hub does not start:\n{lines}"
+
+
 def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
-    hub = hub or bootstrap()
+    hub = hub or _bootstrap()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +121,7 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
                         media_type="text/plain; version=0.0.4; charset=utf-8")
     errors.install(app)
     for module in (catalog, locations, inventory, orders, routing, integration, channels,
-                   operations):
+                   backends, operations):
         app.include_router(module.router)
     app.add_middleware(errors.NoNulInUrl)
     app.add_middleware(errors.BodyLimit, limit=hub.settings.max_body_bytes)

@@ -10,6 +10,7 @@ from omnihub.domain.inventory import Reservation, StockLevel
 from omnihub.domain.locations import Location
 from omnihub.domain.orders import Order
 from omnihub.domain.routing.fulfilment import Fulfilment, MergeGroup
+from omnihub.ports import CompareReport
 from omnihub.services.inventory import SkuStock
 
 
@@ -99,3 +100,11 @@ def order(item: Order, reservations: list[Reservation] | None = None) -> dict[st
     if reservations is not None:
         body["reservations"] = [reservation(r) for r in reservations]
     return body
+
+
+def compare_report(item: CompareReport) -> dict[str, Any]:
+    """A full compare of the hub's stock with a back end's (differences and what was done)."""
+    return {"id": item.id, "backend": item.backend, "taken_at": item.taken_at.isoformat(),
+            "mode": item.mode, "compared": item.compared, "differences": item.differences,
+            "skipped": item.skipped, "unmapped": item.unmapped, "corrected": item.corrected,
+            "error": item.error}

@@ -13,6 +13,7 @@ from omnihub.domain.values import Money
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
 from omnihub.entrypoints.api.schemas import ActionIn, OrderIn
+from omnihub.services import backends as backend_services
 from omnihub.services import orders as order_services
 from omnihub.services import routing
 from omnihub.services.orders import Outcome
@@ -148,7 +149,8 @@ def act(order_id: str, action: str, hub: HubDep, body: ActionIn | None = None) -
 
 @router.get("/{order_id}/routing")
 def get_routing(order_id: str, hub: HubDep) -> dict[str, Any]:
-    """Every routing decision with its explanation, the fulfilments and the merge group."""
+    """Every routing decision with its explanation, the fulfilments, the merge group and the
+    rider tasks (with the rider's track) of a same-day order."""
     order, _ = order_services.get_order(hub.read_uow(), order_id)
     with hub.read_uow() as uow:
         decisions = uow.routing.decisions(order_id)
@@ -160,6 +162,8 @@ def get_routing(order_id: str, hub: HubDep) -> dict[str, Any]:
         "decisions": decisions,
         "fulfilments": [presenters.fulfilment(f) for f in parts],
         "merge_group": None if group is None else presenters.merge_group(group),
+        # rider tasks of same-day orders, each with its rider's track (services/backends.py)
+        "deliveries": backend_services.deliveries_of(hub.read_uow(), order_id),
     }
 
 
