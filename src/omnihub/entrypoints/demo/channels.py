@@ -153,6 +153,8 @@ class ChannelSimulator(Simulator):
                 self.stats.bump("driver_errors")
                 return None
             self.stats.count(self.channel, sent.outcome)
+            with self.stats.lock:
+                self.stats.pickup_codes.update(sent.pickup_codes)
             return sent.outcome
         response = self.post("/api/v1/orders", payload)
         if response is None:

@@ -32,6 +32,8 @@ class Sent:
     """created | held | duplicate | stale | updated | ignored | rejected | failed (the hub's
     answer to a pushed message); kept (the platform holds the change for the hub's pull);
     silent (the platform says nothing of this state, e.g. an order not paid yet)"""
+    pickup_codes: dict[str, str] = field(default_factory=dict)
+    """order id -> the pickup code the hub issued (the platform shows it to the buyer)"""
 
 
 class NativeDriver(abc.ABC):
@@ -137,14 +139,15 @@ def outcome_of(response: httpx.Response | int | None) -> Sent:
     if response is None:
         return Sent("failed")
     status = response if isinstance(response, int) else response.status_code
-    if status == 201:
+    if status in (200, 201):
         body = response.json() if isinstance(response, httpx.Response) else {}
-        held = any(o.get("outcome") == "held" for o in body.get("orders", []))
-        return Sent("held" if held else "created")
-    if status == 200:
-        body = response.json() if isinstance(response, httpx.Response) else {}
-        outcomes = [o.get("outcome", "updated") for o in body.get("orders", [])]
-        return Sent(outcomes[0] if outcomes else "ignored")
+        orders = body.get("orders", [])
+        codes = {o["order_id"]: o["pickup_code"] for o in orders if o.get("pickup_code")}
+        if status == 201:
+            held = any(o.get("outcome") == "held" for o in orders)
+            return Sent("held" if held else "created", codes)
+        outcomes = [o.get("outcome", "updated") for o in orders]
+        return Sent(outcomes[0] if outcomes else "ignored", codes)
     if status == 409:
         return Sent("duplicate")  # a message id the hub has seen: refused as a replay
     if status >= 500 or status == 0:

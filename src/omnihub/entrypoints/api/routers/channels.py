@@ -49,7 +49,9 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
     results = [
         {"order_id": r.order.id, "external_id": r.order.external_id,
          "status": str(r.order.status), "hold_reason": r.order.hold_reason,
-         "outcome": str(r.outcome)}
+         "outcome": str(r.outcome),
+         # a store pickup: the code the channel shows the buyer (stored hashed; shown once)
+         **({"pickup_code": r.pickup_code} if r.pickup_code else {})}
         for r in received.results
     ]
     body: dict[str, Any] = {"orders": results}
