@@ -240,17 +240,24 @@ class ChannelPuller:
     owner: str = field(default_factory=lambda: f"{os.getpid()}-{threading.get_ident()}")
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
     stats: dict[str, int] = field(default_factory=lambda: {"pulled": 0, "rejected": 0})
+    behind: set[str] = field(default_factory=set)
+    """channels whose last window ended before now (catching up after an outage)"""
 
     def pull_all(self) -> int:
         """One window per pull channel; the number of channels still behind (catching up
-        after an outage), so the loop goes on at once while there are any."""
-        behind = 0
+        after an outage), so the loop goes on at once while there are any. Going on, only
+        those are pulled: the others were read up to now a moment ago, and pulling them
+        again would only re-read their overlap."""
+        catching_up = self.behind
+        self.behind = set()
         for row in self.store.channels():
             if row["adapter"] == "generic" or not row.get("endpoint"):
                 continue
-            if adapter_for(row["adapter"]).pulls:
-                behind += self.pull(row)
-        return behind
+            if catching_up and row["code"] not in catching_up:
+                continue
+            if adapter_for(row["adapter"]).pulls and self.pull(row):
+                self.behind.add(row["code"])
+        return len(self.behind)
 
     def pull(self, row: dict[str, Any]) -> bool:
         """Read one window of the channel's modified orders; True when more windows are due."""
