@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test test-fast lint fmt bench serve clean
+.PHONY: demo test test-fast lint fmt bench bench-quick serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
+
+bench: $(STAMP)  ## the benchmarks (docs/benchmarks.md); ARGS="--db postgresql --bus nats --json bench.json"
+	$(BIN)/omnihub bench $(ARGS)
+
+bench-quick: $(STAMP)  ## every suite with smaller loads, under 3 minutes
+	$(BIN)/omnihub bench --quick $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/omnihub serve $(ARGS)

@@ -266,38 +266,113 @@ def demo(
 @app.command()
 def bench(
     suite: Annotated[
-        list[str] | None, typer.Option("--suite", help="Suite to run (repeatable); all if unset.")
+        list[str] | None,
+        typer.Option(
+            "--suite",
+            help="Suite to run (repeatable): ingest, flash-sale, routing, "
+            "fan-out, relay; all if unset.",
+        ),
     ] = None,
+    db: Annotated[
+        str, typer.Option("--db", help="Database of the hub under load: sqlite or postgresql.")
+    ] = "sqlite",
+    bus: Annotated[str, typer.Option("--bus", help="Event bus: memory or nats.")] = "memory",
     quick: Annotated[
-        bool, typer.Option("--quick", help="Smaller runs, for a smoke check.")
+        bool, typer.Option("--quick", help="Smaller loads, one run each (under 3 minutes).")
     ] = False,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results here.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Server processes of the hub (default: cores)."),
+    ] = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres-url",
+            show_default=False,
+            help="PostgreSQL admin URL; each suite creates and drops a database there "
+            "(default OMNIHUB_BENCH_POSTGRES_URL or postgres@127.0.0.1:5432).",
+        ),
+    ] = None,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats-url",
+            show_default=False,
+            help="NATS JetStream URL (default OMNIHUB_BENCH_NATS_URL or "
+            "nats://127.0.0.1:4222); streams are namespaced and deleted afterwards.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the benchmarks; print a table and optionally write JSON."""
-    from omnihub.entrypoints.bench import SUITES
+    """Run the benchmarks against real server processes on 127.0.0.1; print a table of each
+    figure next to the same machine's floor measured in the same run; optionally write JSON."""
+    import os
+    import sys
+    import tempfile
+    import time
+    from datetime import UTC, datetime
 
-    chosen = suite or list(SUITES)
-    unknown = [name for name in chosen if name not in SUITES]
-    if unknown:
-        console.print(
-            f"[red]unknown suite(s): {', '.join(unknown)}[/]; suites are: {', '.join(SUITES)}"
-        )
+    from omnihub.entrypoints import bench as benchmarks
+
+    chosen = suite or list(benchmarks.SUITES)
+    unknown = [name for name in chosen if name not in benchmarks.SUITES]
+    problems = [f"unknown suite(s): {', '.join(unknown)}"] if unknown else []
+    if db not in ("sqlite", "postgresql"):
+        problems.append(f"--db must be sqlite or postgresql, not {db!r}")
+    if bus not in ("memory", "nats"):
+        problems.append(f"--bus must be memory or nats, not {bus!r}")
+    if problems:
+        console.print(f"[red]{'; '.join(problems)}[/]; suites are: {', '.join(benchmarks.SUITES)}")
         raise typer.Exit(2)
     results: dict[str, dict[str, object]] = {}
-    for name in chosen:
-        with console.status(f"running {name}..."):
-            results.update(SUITES[name](quick))
+    failed: list[str] = []
+    started = datetime.now(UTC)
+    console.print(
+        f"omnihub bench {started:%Y-%m-%d %H:%M} UTC: {', '.join(chosen)} on {db} + {bus}, "
+        f"{'quick' if quick else 'full'}, {os.cpu_count()} core(s); "
+        f"command: {' '.join(['omnihub', *sys.argv[1:]])}"
+    )
+    with tempfile.TemporaryDirectory(prefix="omnihub-bench-") as workdir:
+        for name in chosen:
+            began = time.monotonic()
+            with console.status(f"{name}...") as status:
+                ctx = benchmarks.BenchContext(
+                    workdir=Path(workdir),
+                    sizes=benchmarks.QUICK if quick else benchmarks.FULL,
+                    db=db,  # type: ignore[arg-type]
+                    bus=bus,  # type: ignore[arg-type]
+                    progress=status.update,
+                )
+                if workers:
+                    ctx.server_workers = workers
+                if postgres_url:
+                    ctx.postgres_admin_url = postgres_url
+                if nats_url:
+                    ctx.nats_url = nats_url
+                try:
+                    results.update(benchmarks.suite(name)(ctx))
+                except benchmarks.BenchFailure as exc:
+                    failed.append(name)
+                    console.print(f"[red]{name} failed:[/] {exc}")
+                    continue
+                except Exception:  # a broken suite must not hide the others' figures
+                    failed.append(name)
+                    console.print(f"[red]{name} failed with an error:[/]")
+                    console.print_exception(max_frames=8)
+                    continue
+            console.print(f"{name}: done in {time.monotonic() - began:.0f} s")
     table = Table("measure", "value", "unit", "baseline", "ratio", title="omnihub bench")
     for measure, row in results.items():
-        table.add_row(
-            measure, str(row["value"]), str(row["unit"]), str(row["baseline"]), str(row["ratio"])
-        )
+        table.add_row(measure, *(str(row[k]) for k in ("value", "unit", "baseline", "ratio")))
     console.print(table)
     if json_path is not None:
         json_path.write_text(json.dumps(results, indent=2))
         console.print(f"results written to {json_path}")
+    if failed:
+        console.print(f"[red]failed: {', '.join(failed)}[/]")
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
