@@ -5,6 +5,7 @@ them. ``omnihub demo`` runs the full loop with these: channel → hub → wareho
 rider → delivered → channel.
 
     sims = BackendSimulators.start(warehouses=["WH-SH"], stores=stores, erp=["WH-SH", ...])
+    sims.add_items(every_sku)                     # the ERP's materials
     sims.seed_stock(levels)                       # (location, sku, qty) as the hub holds them
     settings = Settings(..., backends=sims.configs(hub_url))
     ... start the hub on hub_url ...
@@ -83,12 +84,17 @@ class BackendSimulators:
             kingdee.add_warehouse(erp_warehouse(location))
         return cls(list(warehouses), list(stores), list(erp), qimen, dada, kingdee)
 
-    def seed_stock(self, levels: Iterable[tuple[str, str, int]]) -> None:
-        """The systems hold what the hub holds: (location, sku, on hand)."""
-        for location, sku, qty in levels:
+    def add_items(self, skus: Iterable[str]) -> None:
+        """The ERP's materials: every SKU an order may carry (the ERP refuses others)."""
+        for sku in skus:
             if sku not in self.skus:
                 self.kingdee.add_material(sku, "10.00")
                 self.skus.add(sku)
+
+    def seed_stock(self, levels: Iterable[tuple[str, str, int]]) -> None:
+        """The systems hold what the hub holds: (location, sku, on hand)."""
+        for location, sku, qty in levels:
+            self.add_items([sku])
             if location in self.warehouses:
                 self.qimen.put_stock(wms_warehouse(location), sku, qty)
             if location in self.erp:
