@@ -283,3 +283,30 @@ def test_the_full_compare_lists_differences_corrects_them_by_rule_and_skips_stoc
         engine.dispose()
     assert actions.count("backend.stock_compared") == 2
     assert actions.count("stock.stocktake") == 2
+
+
+def test_goods_received_counted_and_written_off_in_the_warehouse_move_the_hubs_ledger_once(
+    sqlite_url: str,
+    stack: contextlib.ExitStack,
+    tmp_path: Path,
+    qimen: QimenWmsSimulator,
+    forwarder: Forwarder,
+) -> None:
+    running = wms_hub(stack, sqlite_url, tmp_path, qimen, forwarder)
+    qimen.faults.duplicate_rate = 1.0  # every callback twice
+
+    qimen.receive("CGRK-0001", QM_WAREHOUSE, {TEE: 12, MUG: 3})  # entryorder.confirm
+    qimen.count("PD-0001", QM_WAREHOUSE, {CAP: 28})  # inventory.report: two caps short
+    qimen.report_change("QTCK-0001", QM_WAREHOUSE, {MUG: -1})  # stockchange.report: damaged
+
+    assert [status for _, status in qimen.callbacks] == [200] * 6
+    assert running.level(WAREHOUSE, TEE)["on_hand"] == 112
+    assert running.level(WAREHOUSE, MUG)["on_hand"] == 62
+    assert running.level(WAREHOUSE, CAP)["on_hand"] == 28
+    wait_until(
+        lambda: running.inbox.stock.get(CAP) == 28 + 3,
+        what="the channel shown the caps after the count",
+    )
+    report = running.hub.post("/api/v1/backends/wms/compare", {}, 200)
+    assert (report["differences"], report["skipped"]) == ([], [])  # the hub and the WMS agree
+    assert running.hub.books_balance()
