@@ -298,7 +298,9 @@ def create_channel(client: httpx.Client, far: Far, channel: Channel) -> None:
     far.secrets[f"/ch/{channel.code}"] = channel.secret
     body = {
         "code": channel.code,
-        "adapter": channel.code if channel.code != "miniapp" else "miniapp",
+        # the far side takes the hub's own JSON pushes (a platform adapter would speak the
+        # platform's API and push only the items mapped on that channel)
+        "adapter": "generic",
         "endpoint": f"{far.url}/ch/{channel.code}",
         "secret": channel.secret,
         "allocation_ratio": float(channel.ratio),
