@@ -51,7 +51,7 @@ def test_ingest_stores_each_posted_order_once_and_the_books_balance(tiny: BenchC
         assert (stock["reserved_mismatches"], stock["oversold"]) == (0, 0)
     # the storage floor writes what one order wrote: the order, 3 lines, 3 reservations taken
     # by 3 conditional UPDATEs of stock levels, and its events
-    written = rows["ingest.c1"]["params"]["rows_per_order"]
+    written = rows[f"ingest.c{TINY.ingest_clients[0]}"]["params"]["rows_per_order"]
     assert written["orders"] == 1
     assert written["order_lines"] == 3
     assert written["reservations"] == 3

@@ -30,7 +30,7 @@ import httpx
 import sqlalchemy as sa
 
 from omnihub.adapters.db.engine import create_engine
-from omnihub.adapters.db.tables import outbox, stock_ledger
+from omnihub.adapters.db.tables import deliveries, outbox, stock_ledger
 from omnihub.domain import events as ev
 from omnihub.domain.integration import published_quantity
 from omnihub.entrypoints.bench import drivers, processes, retailer
@@ -220,6 +220,21 @@ def _changes(url: str, answered: dict[int, float]) -> list[Change]:
     return changes
 
 
+def push_times(url: str) -> list[float]:
+    """Seconds from the flusher queueing each stock push to the channel acknowledging it."""
+    engine = create_engine(url)
+    try:
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.created_at, deliveries.c.finished_at).where(
+                    deliveries.c.event_type == "stock.push", deliveries.c.finished_at.is_not(None)
+                )
+            )
+            return [(done - queued).total_seconds() for queued, done in rows]
+    finally:
+        engine.dispose()
+
+
 def lags(
     changes: list[tuple[str, int, float]], receiver: Receiver, channels: list[str]
 ) -> tuple[list[float], dict[str, list[float]], int]:
@@ -329,6 +344,7 @@ def run(ctx: BenchContext) -> dict[str, Row]:
         stock = {sku: retailer.expect(api.get(f"/api/v1/inventory/{sku}"), 200) for sku in skus}
         syncs = {c: retailer.expect(api.get(f"/api/v1/channels/{c}/sync"), 200) for c in codes}
         changes = _changes(url, burst.answered)
+        pushed = push_times(url)
 
     wrong = {
         (code, sku): (
@@ -377,6 +393,10 @@ def run(ctx: BenchContext) -> dict[str, Row]:
         "in_sync_after_burst_s": round(settle_seconds, 2),
         "max_outbox_backlog": watch.most,
         "max_outbox_age_s": round(watch.oldest, 2),
+        "push_queued_to_ack_ms": {
+            "p50": round(percentile(pushed, 0.5) * 1e3, 1),
+            "p99": round(percentile(pushed, 0.99) * 1e3, 1),
+        },
     }
     hub_view = {
         c: {"p50_ms": syncs[c]["lag_ms_p50"], "p99_ms": syncs[c]["lag_ms_p99"]} for c in codes

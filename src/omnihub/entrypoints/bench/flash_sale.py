@@ -37,14 +37,14 @@ from omnihub.entrypoints.bench.databases import (
 )
 
 LOCATION = "WH-SH"
-SQL_PROCESSES = 4  # the 64 SQL clients as 4 processes of 16 threads (one GIL each)
+THREADS_PER_PROCESS = 16  # 64 SQL clients: 4 processes of 16 threads (a GIL each)
 
 
 def _sql_jobs(
     url: str, job: str, sku: str, attempts: int, clients: int, **extra: Any
 ) -> list[dict[str, Any]]:
     dialect, dsn = raw_dsn(url)
-    parts = min(SQL_PROCESSES, clients)
+    parts = max(1, clients // THREADS_PER_PROCESS)
     return [
         {
             "kind": "sql",

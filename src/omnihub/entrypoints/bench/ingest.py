@@ -333,6 +333,9 @@ def _rows(
                 **common,
                 "baseline_is": "storage floor: the same rows by a minimal script",
                 "storage_floor_run_rates": [round(r.rate, 1) for r in storage],
+                "storage_floor_sqlite_synchronous_normal_run_rates": [
+                    round(r.rate, 1) for r, _, _ in runs["normal"]
+                ],
                 "storage_floor_sqlite_synchronous_normal_per_s": (
                     round(median([r.rate for r, _, _ in runs["normal"]]), 1)
                     if runs["normal"]
