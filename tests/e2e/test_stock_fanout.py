@@ -709,7 +709,14 @@ def test_webhooks_mirror_the_hub_and_dead_letters_can_be_seen_replayed_and_disca
         )
         metrics = client.get("/metrics").text
 
-        # -- what the mirror received: signed envelopes of stock.changed, each applied once
+        # -- what the mirror received: signed envelopes of stock.changed, each applied once.
+        # Deliveries go out in parallel, so the newest value of a SKU may land before older
+        # ones still in flight (receivers order by version): wait for all of them.
+        wait_until(
+            "every stock change delivered to the mirror",
+            lambda: len(far.envelopes["mirror"]) >= MIRROR_CHANGES + 1,
+            seconds=120,
+        )
         envelopes = far.envelopes["mirror"]
         assert len(envelopes) >= MIRROR_CHANGES + 1
         assert set(far.applied["mirror"].values()) == {1}
