@@ -9,7 +9,7 @@ import hmac
 import json
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,3 +136,27 @@ def secret_of(request_channel: Any) -> str:
         )
     return str(secret)
 
+
+def spread(discount: Money, amounts: list[Money]) -> list[Money]:
+    """An order-level discount (JD, Pinduoduo) shared over the lines in proportion to their
+    amounts, to the cent, the remainder on the last line that can take it."""
+    goods = sum((a.amount for a in amounts), Decimal(0))
+    if discount.amount < 0:
+        raise UnreadablePayload(f"a discount cannot be negative, got {discount}")
+    if discount.amount > goods:
+        raise UnreadablePayload(f"the seller discount {discount} is larger than the goods {goods}")
+    if discount.amount == 0 or goods == 0:
+        return [Money.of("0", discount.currency) for _ in amounts]
+    shares = [
+        (discount.amount * a.amount / goods).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        for a in amounts
+    ]
+    rest = discount.amount - sum(shares, Decimal(0))
+    for i in reversed(range(len(shares))):
+        room = amounts[i].amount - shares[i]
+        take = min(room, rest)
+        shares[i] += take
+        rest -= take
+        if rest == 0:
+            break
+    return [Money.of(s, discount.currency) for s in shares]

@@ -4,7 +4,6 @@ it) to the hub's canonical order, and the JD order states both ways. Pure functi
 from __future__ import annotations
 
 import re
-from decimal import ROUND_DOWN, Decimal
 from typing import Any, NamedTuple
 
 from omnihub.adapters.channels.native import (
@@ -13,11 +12,11 @@ from omnihub.adapters.channels.native import (
     local_time,
     money,
     quantity,
+    spread,
     text,
 )
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
-from omnihub.domain.values import Money
 from omnihub.ports import UnknownChannelStatus, UnreadablePayload
 
 S = OrderStatus
@@ -138,29 +137,6 @@ def optional_time(value: Any) -> Any:
     return local_time(value)
 
 
-def spread(discount: Money, amounts: list[Money]) -> list[Money]:
-    """An order-level discount shared over the lines in proportion to their amounts, to the
-    cent, the remainder on the last line that can take it."""
-    goods = sum((a.amount for a in amounts), Decimal(0))
-    if discount.amount < 0:
-        raise UnreadablePayload(f"a discount cannot be negative, got {discount}")
-    if discount.amount > goods:
-        raise UnreadablePayload(f"the seller discount {discount} is larger than the goods {goods}")
-    if discount.amount == 0 or goods == 0:
-        return [Money.of("0", discount.currency) for _ in amounts]
-    shares = [
-        (discount.amount * a.amount / goods).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        for a in amounts
-    ]
-    rest = discount.amount - sum(shares, Decimal(0))
-    for i in reversed(range(len(shares))):
-        room = amounts[i].amount - shares[i]
-        take = min(room, rest)
-        shares[i] += take
-        rest -= take
-        if rest == 0:
-            break
-    return [Money.of(s, discount.currency) for s in shares]
 
 
 def to_order(native: dict[str, Any], *, channel: str, raw: str = "") -> IngestOrder:
