@@ -295,12 +295,13 @@ class SqlOrderRepository(OrderRepository):
         if not ids:
             return []
         lines: dict[str, builtins.list[OrderLine]] = {i: [] for i in ids}
+        currencies = {row.id: row.currency for row in rows}
         for ln in self.conn.execute(
             sa.select(order_lines)
             .where(order_lines.c.order_id.in_(ids))
             .order_by(order_lines.c.order_id, order_lines.c.line_no)
         ):
-            currency = next(r.currency for r in rows if r.id == ln.order_id)
+            currency = currencies[ln.order_id]
             lines[ln.order_id].append(
                 OrderLine(
                     ln.line_no, ln.channel_sku, ln.qty,

@@ -127,7 +127,7 @@ reservations = sa.Table(
     sa.Column("ended_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("qty > 0", name="qty_positive"),
     sa.Index("ix_reservations_state_expires_at", "state", "expires_at"),
-    sa.Index("ix_reservations_order_id", "order_id"),
+    sa.Index("ix_reservations_order_id_state", "order_id", "state"),
 )
 
 orders = sa.Table(
