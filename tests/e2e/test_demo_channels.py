@@ -66,3 +66,20 @@ def test_the_day_ends_with_the_books_balanced_and_no_errors(day: DemoDay) -> Non
     assert day.other["driver_errors"] == 0
     assert all(c["failed"] == 0 for c in day.native.values()), day.native
     assert day.ok
+
+
+def test_the_back_ends_run_the_full_loop(day: DemoDay) -> None:
+    """Released orders reach the warehouse's WMS and ship from its confirmations, the ERP
+    books them, stores' same-day orders ride with a rider whose track the hub keeps, and the
+    hub answers every callback and delivers every call."""
+    back = day.backends
+    shipped = back["delivery_orders"].get("DELIVERED", 0) + back["delivery_orders"].get(
+        "PARTDELIVERED", 0
+    )
+    assert shipped > 0, back
+    assert back["sales_orders"] > 0, back
+    assert back["rider_tasks"], back
+    assert back["tracked"] == back["riders_delivered"], back
+    assert back["callbacks"] and all(0 < int(status) < 500 for status in back["callbacks"]), back
+    assert not any(c.get("dead") for c in back["deliveries"].values()), back
+    assert back["compares"].get("erp", {}).get("compared", 0) > 0, back

@@ -11,12 +11,14 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
+from omnihub.entrypoints.backend_simulators import BackendSimulators
 from omnihub.entrypoints.demo.native import NativeDriver
 from omnihub.entrypoints.demo.seed import CITIES, HOT_SKU, DemoCatalog
 
@@ -284,7 +286,26 @@ def _later(iso: str, seconds: int) -> str:
 
 class FulfilmentSimulator(Simulator):
     """Warehouses and stores working through what the hub released to them, and buyers
-    collecting their store pickups with the code (some never come: their hold expires)."""
+    collecting their store pickups with the code (some never come: their hold expires).
+    Nodes with a back end of their own are left to it: ``warehouses`` (a WMS ships their
+    parcels) and the stores in ``riders`` (riders carry their same-day orders)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        warehouses: Iterable[str] = (),
+        riders: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, **kwargs)
+        self.warehouses, self.riders = set(warehouses), set(riders)
+
+    def by_backend(self, order: dict[str, Any], location: str) -> bool:
+        """Whether a back end works this order's part at ``location``."""
+        if location in self.warehouses and order["delivery"] != "pickup":
+            return True
+        return location in self.riders and order["delivery"] == "same_day"
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
@@ -319,7 +340,7 @@ class FulfilmentSimulator(Simulator):
             return  # not packed yet
         parts = self.get(f"/api/v1/orders/{order['id']}/routing") or {}
         for part in parts.get("fulfilments", []):
-            if part["status"] != "released":
+            if part["status"] != "released" or self.by_backend(order, part["location"]):
                 continue
             response = self.post(
                 f"/api/v1/fulfilments/{part['id']}/actions/ship",
@@ -329,16 +350,26 @@ class FulfilmentSimulator(Simulator):
                 self.stats.bump("fulfilments_shipped")
 
     def deliver(self, order: dict[str, Any]) -> None:
-        if self.rng.random() < 0.3:
-            self.act(order, "deliver", reason="delivered by the carrier")
+        if self.rng.random() >= 0.3:
+            return
+        if order["delivery"] == "same_day" and self.riders:
+            parts = self.get(f"/api/v1/orders/{order['id']}/routing") or {}
+            if any(p["location"] in self.riders for p in parts.get("fulfilments", [])):
+                return  # a rider delivers it and says so
+        self.act(order, "deliver", reason="delivered by the carrier")
 
 
 class ErpSimulator(Simulator):
-    """The ERP: purchase receipts into the warehouses, sometimes sent twice."""
+    """Purchase receipts into the warehouses: through the back ends when there are some (a
+    WMS's entry order, or a receipt audited in the ERP that the hub polls), else posted to
+    the hub's API, sometimes twice."""
 
-    def __init__(self, demo: DemoCatalog, **kwargs: Any) -> None:
+    def __init__(
+        self, demo: DemoCatalog, *, backends: BackendSimulators | None = None, **kwargs: Any
+    ) -> None:
         super().__init__("erp", **kwargs)
         self.demo = demo
+        self.backends = backends
         self.receipts = 0
 
     def run(self) -> None:
@@ -346,11 +377,16 @@ class ErpSimulator(Simulator):
         while not self.stop.wait(2.0):
             self.receipts += 1
             sku = self.rng.choice(self.demo.skus[1:])
+            location, qty = self.rng.choice(warehouses), self.rng.randint(50, 200)
+            if self.backends is not None:
+                self.backends.receive(location, {sku.code: qty}, f"PO-{self.receipts:05d}")
+                self.stats.bump("receipts")
+                continue
             body = {
-                "location": self.rng.choice(warehouses),
+                "location": location,
                 "sku": sku.code,
                 "kind": "receipt",
-                "qty": self.rng.randint(50, 200),
+                "qty": qty,
                 "reference": f"PO-{self.receipts:05d}",
             }
             for _ in range(2 if self.rng.random() < 0.3 else 1):

@@ -19,10 +19,14 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from omnihub.adapters.backends.base import RiderState
+from omnihub.adapters.backends.delivery.dada import mapper as dada_mapper
 from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
 from omnihub.domain.catalog import ChannelMapping
+from omnihub.domain.locations import LocationType
 from omnihub.entrypoints.api.app import create_app
+from omnihub.entrypoints.backend_simulators import ERP_CODE, WMS_CODE, BackendSimulators
 from omnihub.entrypoints.demo import channels
 from omnihub.entrypoints.demo.drivers import DRIVERS, NativeDriver
 from omnihub.entrypoints.demo.platforms import Platform
@@ -30,6 +34,7 @@ from omnihub.entrypoints.demo.seed import (
     HOT_SKU,
     HOT_SKU_STOCK,
     VARIANTS_PER_CATEGORY,
+    DemoCatalog,
     build_catalog,
     seed_retailer,
 )
@@ -89,6 +94,9 @@ class DemoDay:
     story: dict[str, Counter[str]]
     """channel -> the demo's order messages and their outcomes"""
     other: Counter[str]
+    backends: dict[str, Any]
+    """what the back ends saw (``BackendSimulators.summary``) and the hub's deliveries to
+    them by status"""
 
 
 def run_demo(
@@ -116,6 +124,10 @@ def run_day(
     rng = random.Random(seed)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
+    demo = build_catalog(rng, variants)
+    actual_port = _free_port(port)
+    base_url = f"http://127.0.0.1:{actual_port}"
+    backends = _start_backends(demo)
     settings = Settings(
         database_url=f"sqlite:///{database}",
         sweep_interval_seconds=1.0,
@@ -130,11 +142,13 @@ def run_day(
         pull_seconds=3.0,
         pull_settle_seconds=1.0,
         pull_start_hours=0.05,  # the platforms have no orders from before the demo
+        backends=backends.configs(base_url, compare="report"),
+        rider_poll_seconds=1.0,
+        backend_poll_seconds=3.0,
+        backend_poll_overlap_seconds=60.0,
+        stock_compare_seconds=20.0,
     )
     hub = bootstrap(settings, migrate=True)
-    demo = build_catalog(rng, variants)
-    actual_port = _free_port(port)
-    base_url = f"http://127.0.0.1:{actual_port}"
     stores = [loc for loc in demo.locations if loc.code.startswith("ST-")]
     drivers = {
         code: DRIVERS[code](code, base_url, f"{code}-demo-secret-0001", stores)
@@ -148,12 +162,13 @@ def run_day(
     demo.unmapped = [ChannelMapping(m.channel, demo.listings[m.channel][m.sku], m.sku)
                      for m in demo.unmapped]
     started = time.monotonic()
-    rows = seed_retailer(hub.uow(), hub.clock, demo, rng)
+    opening = seed_retailer(hub.uow(), hub.clock, demo, rng)
+    backends.seed_stock(opening)  # the warehouse and the ERP hold what the hub holds
     console.print(
         f"[bold]omnihub demo[/]: {len(demo.locations)} locations "
         f"({sum(1 for loc in demo.locations if loc.code.startswith('ST-'))} stores), "
-        f"{len(demo.skus)} SKUs, {len(demo.listings)} channels, {rows} stock rows seeded "
-        f"in {time.monotonic() - started:.1f}s into {database}"
+        f"{len(demo.skus)} SKUs, {len(demo.listings)} channels, {len(opening)} stock rows "
+        f"seeded in {time.monotonic() - started:.1f}s into {database}"
     )
     if actual_port != port:
         console.print(f"port {port} is busy; using {actual_port}")
@@ -164,9 +179,16 @@ def run_day(
     for driver in drivers.values():
         driver.start()
     _connect_receivers(base_url, platform, drivers)
+    backends.connect(base_url)
+    backends.run_every(1.0)
     console.print(
         f"{len(drivers)} channels speak their platform's own protocol through local "
         f"simulators: {', '.join(sorted(drivers)) or 'none'}"
+    )
+    console.print(
+        f"back ends: Qimen WMS runs {', '.join(backends.warehouses)}; Dada riders deliver "
+        f"the {len(backends.stores)} stores' same-day orders; the Kingdee ERP books "
+        f"{', '.join(backends.erp)}"
     )
     console.print(
         f"hub API on {base_url} (docs at {base_url}/docs); "
@@ -182,8 +204,14 @@ def run_day(
         for i, (name, share) in enumerate(channels.CHANNEL_SHARE.items())
     ]
     sims += [
-        channels.FulfilmentSimulator("fulfilment", seed=seed + 100, **common),
-        channels.ErpSimulator(demo, seed=seed + 101, **common),
+        channels.FulfilmentSimulator(
+            "fulfilment",
+            seed=seed + 100,
+            warehouses=set(backends.warehouses),
+            riders={store.code for store in backends.stores},
+            **common,
+        ),
+        channels.ErpSimulator(demo, seed=seed + 101, backends=backends, **common),
         channels.CartSimulator(demo, seed=seed + 102, **common),
     ]
     for sim in sims:
@@ -230,7 +258,7 @@ def run_day(
                 hub_stats = response.json() if response.status_code == 200 else hub_stats
                 live.update(
                     _dashboard(stats, hub_stats, elapsed, duration, _plumbing(hub, platform),
-                               _native(hub, drivers))
+                               _native(hub, drivers), backends.summary())
                 )
                 if not console.is_terminal and time.monotonic() - last_line >= 5:
                     last_line = time.monotonic()
@@ -248,11 +276,13 @@ def run_day(
     )
     time.sleep(1.5)
     drained = _drain(hub, timeout=drain_seconds)
+    backends.stop()
     hub_stats = client.get("/api/v1/stats").json()
     books = client.get("/api/v1/check").json()
     plumbing = _plumbing(hub, platform)
     platforms = _platforms(hub, drivers)
     native = _native(hub, drivers)
+    back = _backends(hub, backends, plumbing)
     client.close()
     server.stop()
     platform.stop()
@@ -262,10 +292,97 @@ def run_day(
     ok = _summary(console, stats, hub_stats, books, time.monotonic() - started, native)
     ok = _plumbing_summary(console, plumbing, drained) and ok
     ok = _platforms_summary(console, platforms, drivers) and ok
+    ok = _backends_summary(console, back) and ok
     if interrupted:
         console.print("stopped by Ctrl-C")
     per, other = stats.snapshot()
-    return DemoDay(ok, hub_stats.get("orders", {}), platforms, native, per, other)
+    return DemoDay(ok, hub_stats.get("orders", {}), platforms, native, per, other, back)
+
+
+#: the warehouse a Qimen WMS runs
+WMS_WAREHOUSE = "WH-SH"
+
+
+def _start_backends(demo: DemoCatalog) -> BackendSimulators:
+    """The retailer's back ends, each a local simulator speaking its system's protocol: a
+    Qimen WMS runs the Shanghai warehouse, Dada riders take the stores' same-day orders, a
+    Kingdee ERP books every warehouse (sales orders on release, receipts polled, a full
+    stock compare that reports). Other nodes are worked through the hub's API."""
+    backends = BackendSimulators.start(
+        warehouses=[WMS_WAREHOUSE],
+        stores=[loc for loc in demo.locations if loc.type is LocationType.STORE],
+        erp=[loc.code for loc in demo.locations if loc.type is LocationType.WAREHOUSE],
+    )
+    backends.add_items(sku.code for sku in demo.skus)
+    return backends
+
+
+def _backends(hub: Any, backends: BackendSimulators, plumbing: dict[str, Any]) -> dict[str, Any]:
+    """What the back ends saw, the hub's deliveries to them by status, how many delivered
+    same-day orders carry their rider's track, and the newest stock compare per back end."""
+    seen = backends.summary()
+    delivered = [
+        t.origin_id
+        for t in list(backends.dada.tasks.values())
+        if dada_mapper.STATUSES.get(t.status) == RiderState.DELIVERED
+    ]
+    tracked = 0
+    compares: dict[str, dict[str, Any]] = {}
+    with hub.read_uow() as uow:
+        for reference in delivered:
+            task = uow.backends.rider_task(reference)
+            if task is not None and uow.backends.track(task.order_id):
+                tracked += 1
+        for code in (ERP_CODE, WMS_CODE):
+            reports = uow.backends.compares(code, 1)
+            if reports:
+                report = reports[0]
+                compares[code] = {"compared": report.compared,
+                                  "differences": len(report.differences),
+                                  "error": report.error}
+    deliveries = {
+        endpoint.split(":", 1)[1]: dict(counts)
+        for endpoint, counts in plumbing["deliveries"].items()
+        if endpoint.startswith("backend:")
+    }
+    return {**seen, "deliveries": deliveries, "riders_delivered": len(delivered),
+            "tracked": tracked, "compares": compares}
+
+
+def _counts(c: dict[Any, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=str)) or "none"
+
+
+def _backends_summary(console: Console, back: dict[str, Any]) -> bool:
+    """Print what the back ends did; the hub must have answered every callback (no server
+    error, no connection refused) and sent every call (no dead letters to a back end)."""
+    console.print(
+        f"warehouse (Qimen WMS {WMS_WAREHOUSE}): delivery orders {_counts(back['delivery_orders'])}"
+    )
+    console.print(
+        f"riders (Dada): tasks {_counts(back['rider_tasks'])}; {back['tracked']} of "
+        f"{back['riders_delivered']} delivered orders carry their rider's track"
+    )
+    compares = "; ".join(
+        f"{code} compared {c['compared']} levels, {c['differences']} differ"
+        + (f" ({c['error']})" if c["error"] else "")
+        for code, c in sorted(back["compares"].items())
+    )
+    console.print(
+        f"ERP (Kingdee): {back['sales_orders']} sales orders booked; stock compares: "
+        f"{compares or 'none yet'}"
+    )
+    console.print(
+        "hub → back ends: "
+        + ("; ".join(f"{code} {_counts(c)}" for code, c in sorted(back["deliveries"].items()))
+           or "nothing sent")
+        + f"; back ends → hub callbacks answered: {_counts(back['callbacks'])}"
+    )
+    failed: int = sum(n for status, n in back["callbacks"].items() if not 0 < int(status) < 500)
+    dead: int = sum(c.get("dead", 0) for c in back["deliveries"].values())
+    if failed or dead:
+        console.print(f"[red]back ends: {failed} callbacks failed, {dead} calls dead-lettered")
+    return failed == 0 and dead == 0
 
 
 CHANNEL_RATIOS = {"tmall": 0.6, "taobao": 0.4, "jd": 0.5, "pdd": 0.3, "douyin": 0.3,
@@ -433,7 +550,7 @@ def _plumbing_summary(console: Console, p: dict[str, Any], drained: bool) -> boo
     ):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     for endpoint, c in sorted(p["deliveries"].items()):
-        receiver = endpoint.split(":", 1)[-1]
+        receiver = "" if endpoint.startswith("backend:") else endpoint.split(":", 1)[-1]
         table.add_row(
             endpoint,
             str(c["delivered"]),
@@ -492,6 +609,7 @@ def _dashboard(
     duration: float | None,
     plumbing: dict[str, Any],
     native: dict[str, Counter[str]],
+    backends: dict[str, Any],
 ) -> Group:
     """Per channel: the demo's order messages, and the platform's own messages to the hub
     with the hub's answers (webhook platforms) or the orders the hub's pulls read."""
@@ -527,8 +645,10 @@ def _dashboard(
         f"orders by status: {status_line}\nheld now: {held}\nreservations: {res or '-'}\n"
         f"fulfilment: shipments {other['fulfilments_shipped']}, picked up at stores "
         f"{other['action_pickup']}, "
-        f"delivered {other['action_deliver']}; ERP receipts {other['receipts']} "
-        f"(+{other['receipts_duplicate']} resent, ignored); carts held {other['cart_holds']}\n"
+        f"delivered {other['action_deliver']}; receipts {other['receipts']}; carts held "
+        f"{other['cart_holds']}\n"
+        f"back ends: WMS delivery orders {_counts(backends['delivery_orders'])}; rider tasks "
+        f"{_counts(backends['rider_tasks'])}; ERP sales orders {backends['sales_orders']}\n"
         f"flash sale of {HOT_SKU} ({HOT_SKU_STOCK} units): won {other['flash_sale_won']}, "
         f"missed {other['flash_sale_missed']}; mappings added {other['mappings_added']} "
         f"(released {other['orders_released_by_mapping']} held orders)\n"

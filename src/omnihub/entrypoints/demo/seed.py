@@ -243,11 +243,14 @@ def build_catalog(rng: random.Random, variants: int = VARIANTS_PER_CATEGORY) -> 
     return demo
 
 
-def seed_retailer(uow: UnitOfWork, clock: Clock, demo: DemoCatalog, rng: random.Random) -> int:
-    """Write the demo retailer in one transaction; returns the number of stock rows."""
+def seed_retailer(
+    uow: UnitOfWork, clock: Clock, demo: DemoCatalog, rng: random.Random
+) -> list[tuple[str, str, int]]:
+    """Write the demo retailer in one transaction; returns the opening stock as
+    (location, SKU, on hand), one per stock row."""
     now = clock.now()
     unmapped = {(m.channel, m.channel_sku) for m in demo.unmapped}
-    rows = 0
+    levels: list[tuple[str, str, int]] = []
     with uow:
         for location in demo.locations:
             uow.locations.add(location)
@@ -274,6 +277,6 @@ def seed_retailer(uow: UnitOfWork, clock: Clock, demo: DemoCatalog, rng: random.
                     uow.stock.move(
                         location.code, sku.code, MovementKind.RECEIPT, qty, "OPENING-BALANCE", now
                     )
-                    rows += 1
+                    levels.append((location.code, sku.code, qty))
         uow.commit()
-    return rows
+    return levels
