@@ -127,6 +127,13 @@ class StockRepository(abc.ABC):
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
         """Take ``qty`` in one conditional update; False when not that much is available."""
 
+    def reserve(self, location: str, sku: str, qty: int) -> StockLevel | None:
+        """``try_reserve`` that returns the level as the update left it (None when refused);
+        a database answers it from the update itself (``UPDATE ... RETURNING``)."""
+        if not self.try_reserve(location, sku, qty):
+            return None
+        return self.level(location, sku)
+
     @abc.abstractmethod
     def unreserve(self, location: str, sku: str, qty: int) -> None: ...
 
@@ -147,6 +154,11 @@ class StockRepository(abc.ABC):
 class ReservationRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, reservation: Reservation) -> None: ...
+
+    def add_all(self, reservations: Sequence[Reservation]) -> None:
+        """Several at once (a database writes them in one statement)."""
+        for reservation in reservations:
+            self.add(reservation)
 
     @abc.abstractmethod
     def get(self, reservation_id: str) -> Reservation | None: ...

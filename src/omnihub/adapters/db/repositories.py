@@ -1,14 +1,24 @@
-"""SQL repositories: rows in, domain objects out."""
+"""SQL repositories: rows in, domain objects out.
+
+The statements of the hot paths (ingesting an order, reserving stock) are built once, here,
+with bound parameters, and executed with parameter dicts: building one per call (coercing each
+value, generating its cache key) cost several times what executing it does.
+"""
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.tables import (
     audit_log,
@@ -62,6 +72,17 @@ def _is_unique_violation(exc: sa.exc.IntegrityError) -> bool:
     return "unique" in text or "duplicate key" in text
 
 
+_SKU = sa.select(skus).where(skus.c.code == sa.bindparam("code"))
+_EXISTING_SKUS = sa.select(skus.c.code).where(
+    skus.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+_RESOLVE = sa.select(external_refs.c.external_id, external_refs.c.internal_id).where(
+    external_refs.c.channel == sa.bindparam("channel"),
+    external_refs.c.kind == SKU_REF,
+    external_refs.c.external_id.in_(sa.bindparam("external_ids", expanding=True)),
+)
+
+
 class SqlCatalogRepository(CatalogRepository):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -77,7 +98,7 @@ class SqlCatalogRepository(CatalogRepository):
         )
 
     def get_sku(self, code: str) -> Sku | None:
-        row = self.conn.execute(sa.select(skus).where(skus.c.code == code)).first()
+        row = self.conn.execute(_SKU, {"code": code}).first()
         if row is None:
             return None
         return Sku(row.code, row.name, Money.from_cents(row.price_cents, row.currency), row.barcode)
@@ -86,7 +107,7 @@ class SqlCatalogRepository(CatalogRepository):
         wanted = set(codes)
         if not wanted:
             return set()
-        rows = self.conn.execute(sa.select(skus.c.code).where(skus.c.code.in_(sorted(wanted))))
+        rows = self.conn.execute(_EXISTING_SKUS, {"codes": sorted(wanted)})
         return {code for (code,) in rows}
 
     def list_skus(self, after: str | None, limit: int) -> list[Sku]:
@@ -129,13 +150,7 @@ class SqlCatalogRepository(CatalogRepository):
         wanted = sorted(set(channel_skus))
         if not wanted:
             return {}
-        rows = self.conn.execute(
-            sa.select(external_refs.c.external_id, external_refs.c.internal_id).where(
-                external_refs.c.channel == channel,
-                external_refs.c.kind == SKU_REF,
-                external_refs.c.external_id.in_(wanted),
-            )
-        )
+        rows = self.conn.execute(_RESOLVE, {"channel": channel, "external_ids": wanted})
         return {ext: internal for ext, internal in rows}
 
 
@@ -148,30 +163,74 @@ def _location(row: Any) -> Location:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _KnownLocations:
+    """Every location of one database as a committed read found them, with the stamp
+    (count, newest created_at) that tells whether the table has changed since."""
+
+    stamp: tuple[Any, ...]
+    locations: tuple[Location, ...]
+    by_code: dict[str, Location]
+
+
+# Per engine (one database): the list is read for every order routed, and changes rarely.
+# Locations are only ever added (never changed or removed), so one found here still exists as
+# it was, and the stamp changes whenever one is added, by this process or any other.
+_known_locations: weakref.WeakKeyDictionary[Engine, _KnownLocations] = (
+    weakref.WeakKeyDictionary()
+)
+_known_locations_lock = threading.Lock()
+
+_LOCATION = sa.select(locations).where(locations.c.code == sa.bindparam("code"))
+_LOCATIONS = sa.select(locations).order_by(locations.c.code)
+_LOCATIONS_STAMP = sa.select(sa.func.count(), sa.func.max(locations.c.created_at)).select_from(
+    locations
+)
+_INSERT_LOCATION = sa.insert(locations)
+
+
 class SqlLocationRepository(LocationRepository):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._added = False  # rows of this transaction are not committed: keep them out
 
     def add(self, location: Location) -> None:
         if self.get(location.code) is not None:
             raise AlreadyExists(f"location {location.code} already exists")
+        self._added = True
         self.conn.execute(
-            sa.insert(locations).values(
-                code=location.code, name=location.name, type=str(location.type),
-                lat=location.lat, lon=location.lon,
-                services=sorted(str(s) for s in location.services),
-                channels=sorted(location.channels), capacity_per_day=location.capacity_per_day,
-                priority=location.priority, created_at=_now(),
-            )
+            _INSERT_LOCATION,
+            {
+                "code": location.code, "name": location.name, "type": str(location.type),
+                "lat": location.lat, "lon": location.lon,
+                "services": sorted(str(s) for s in location.services),
+                "channels": sorted(location.channels),
+                "capacity_per_day": location.capacity_per_day, "priority": location.priority,
+                "created_at": _now(),
+            },
         )
 
     def get(self, code: str) -> Location | None:
-        row = self.conn.execute(sa.select(locations).where(locations.c.code == code)).first()
+        known = _known_locations.get(self.conn.engine)
+        if known is not None and code in known.by_code:
+            return known.by_code[code]
+        row = self.conn.execute(_LOCATION, {"code": code}).first()
         return None if row is None else _location(row)
 
     def list(self) -> builtins.list[Location]:
-        rows = self.conn.execute(sa.select(locations).order_by(locations.c.code))
-        return [_location(row) for row in rows]
+        stamp = tuple(self.conn.execute(_LOCATIONS_STAMP).one())
+        known = _known_locations.get(self.conn.engine)
+        if known is not None and known.stamp == stamp and not self._added:
+            return builtins.list(known.locations)
+        found = [_location(row) for row in self.conn.execute(_LOCATIONS)]
+        # read after the stamp: under READ COMMITTED a location committed in between is in
+        # the rows but not the count, and such a pair is not kept
+        if not self._added and len(found) == stamp[0]:
+            with _known_locations_lock:
+                _known_locations[self.conn.engine] = _KnownLocations(
+                    stamp, tuple(found), {loc.code: loc for loc in found}
+                )
+        return found
 
 
 def _json_buyer(buyer: Buyer) -> dict[str, Any]:
@@ -218,6 +277,44 @@ def _payment(data: dict[str, Any] | None) -> Payment | None:
 ORD = orders
 REF = external_refs
 
+_ORDERS = sa.select(ORD, REF.c.external_id).join(
+    REF, sa.and_(REF.c.kind == ORDER_REF, REF.c.internal_id == ORD.c.id)
+)
+_ORDER = _ORDERS.where(ORD.c.id == sa.bindparam("order_id"))
+_ORDER_BY_EXTERNAL = _ORDERS.where(
+    REF.c.channel == sa.bindparam("channel"), REF.c.external_id == sa.bindparam("external_id")
+)
+_LINES_OF = (
+    sa.select(order_lines)
+    .where(order_lines.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
+    .order_by(order_lines.c.order_id, order_lines.c.line_no)
+)
+_TRANSITIONS_OF = (
+    sa.select(order_transitions)
+    .where(order_transitions.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
+    .order_by(order_transitions.c.id)
+)
+# A binding that exists already is not inserted (no error, so nothing to roll back): every
+# unique key of the table counts, as the unique violation it replaces did.
+_BIND_ORDER = {
+    "postgresql": postgresql.insert(REF).on_conflict_do_nothing().returning(REF.c.id),
+    "sqlite": sqlite.insert(REF).on_conflict_do_nothing().returning(REF.c.id),
+}
+_INSERT_ORDER = sa.insert(ORD)
+_INSERT_LINES = sa.insert(order_lines)
+_INSERT_TRANSITIONS = sa.insert(order_transitions)
+_UPDATE_ORDER = sa.update(ORD).where(
+    ORD.c.id == sa.bindparam("b_id"), ORD.c.version == sa.bindparam("b_version")
+)
+_UPDATE_LINE_SKU = (
+    sa.update(order_lines)
+    .where(
+        order_lines.c.order_id == sa.bindparam("b_order_id"),
+        order_lines.c.line_no == sa.bindparam("b_line_no"),
+    )
+    .values(sku=sa.bindparam("sku"))
+)
+
 
 class SqlOrderRepository(OrderRepository):
     def __init__(self, conn: sa.Connection) -> None:
@@ -226,20 +323,13 @@ class SqlOrderRepository(OrderRepository):
         self._loaded: dict[str, tuple[int, int, dict[int, str | None]]] = {}
 
     # -- reads ------------------------------------------------------------------------------
-    def _select(self) -> sa.Select[Any]:
-        return sa.select(ORD, REF.c.external_id).join(
-            REF, sa.and_(REF.c.kind == ORDER_REF, REF.c.internal_id == ORD.c.id)
-        )
-
     def get(self, order_id: str) -> Order | None:
-        row = self.conn.execute(self._select().where(ORD.c.id == order_id)).first()
+        row = self.conn.execute(_ORDER, {"order_id": order_id}).first()
         return None if row is None else self._hydrate([row])[0]
 
     def get_by_external(self, channel: str, external_id: str) -> Order | None:
         row = self.conn.execute(
-            self._select().where(
-                REF.c.channel == channel, REF.c.external_id == external_id
-            )
+            _ORDER_BY_EXTERNAL, {"channel": channel, "external_id": external_id}
         ).first()
         return None if row is None else self._hydrate([row])[0]
 
@@ -251,7 +341,7 @@ class SqlOrderRepository(OrderRepository):
         cursor: str | None = None,
         limit: int = 50,
     ) -> OrderPage:
-        query = self._select().order_by(ORD.c.id).limit(limit + 1)
+        query = _ORDERS.order_by(ORD.c.id).limit(limit + 1)
         if channel:
             query = query.where(ORD.c.channel == channel)
         if status:
@@ -296,11 +386,7 @@ class SqlOrderRepository(OrderRepository):
             return []
         lines: dict[str, builtins.list[OrderLine]] = {i: [] for i in ids}
         currencies = {row.id: row.currency for row in rows}
-        for ln in self.conn.execute(
-            sa.select(order_lines)
-            .where(order_lines.c.order_id.in_(ids))
-            .order_by(order_lines.c.order_id, order_lines.c.line_no)
-        ):
+        for ln in self.conn.execute(_LINES_OF, {"order_ids": ids}):
             currency = currencies[ln.order_id]
             lines[ln.order_id].append(
                 OrderLine(
@@ -310,11 +396,7 @@ class SqlOrderRepository(OrderRepository):
                 )
             )
         history: dict[str, builtins.list[Transition]] = {i: [] for i in ids}
-        for t in self.conn.execute(
-            sa.select(order_transitions)
-            .where(order_transitions.c.order_id.in_(ids))
-            .order_by(order_transitions.c.id)
-        ):
+        for t in self.conn.execute(_TRANSITIONS_OF, {"order_ids": ids}):
             history[t.order_id].append(
                 Transition(
                     OrderStatus(t.from_status) if t.from_status else None,
@@ -346,24 +428,19 @@ class SqlOrderRepository(OrderRepository):
     # -- writes -----------------------------------------------------------------------------
     def add(self, order: Order) -> None:
         now = _now()
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(
-                    sa.insert(REF).values(
-                        channel=order.channel, kind=ORDER_REF, external_id=order.external_id,
-                        internal_id=order.id, created_at=now,
-                    )
-                )
-        except sa.exc.IntegrityError as exc:
-            if not _is_unique_violation(exc):
-                raise
-            raise DuplicateOrder(
-                f"order {order.external_id} of {order.channel} is already known"
-            ) from exc
+        bound = self.conn.execute(
+            _BIND_ORDER[self.conn.dialect.name],
+            {
+                "channel": order.channel, "kind": ORDER_REF, "external_id": order.external_id,
+                "internal_id": order.id, "created_at": now,
+            },
+        ).first()
+        if bound is None:
+            raise DuplicateOrder(f"order {order.external_id} of {order.channel} is already known")
         order.version = 1
-        self.conn.execute(sa.insert(ORD).values(id=order.id, **self._row(order), created_at=now))
+        self.conn.execute(_INSERT_ORDER, {"id": order.id, **self._row(order), "created_at": now})
         self.conn.execute(
-            sa.insert(order_lines),
+            _INSERT_LINES,
             [
                 {
                     "order_id": order.id, "line_no": ln.line_no, "channel_sku": ln.channel_sku,
@@ -381,21 +458,19 @@ class SqlOrderRepository(OrderRepository):
     def save(self, order: Order) -> None:
         version, n_transitions, line_skus = self._loaded[order.id]
         changed = self.conn.execute(
-            sa.update(ORD)
-            .where(ORD.c.id == order.id, ORD.c.version == version)
-            .values(**self._row(order) | {"version": version + 1})
+            _UPDATE_ORDER,
+            self._row(order) | {"version": version + 1, "b_id": order.id, "b_version": version},
         ).rowcount
         if changed != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else; try again")
         order.version = version + 1
-        for line in order.lines:
-            if line_skus.get(line.line_no) != line.sku:
-                self.conn.execute(
-                    sa.update(order_lines)
-                    .where(order_lines.c.order_id == order.id,
-                           order_lines.c.line_no == line.line_no)
-                    .values(sku=line.sku)
-                )
+        mapped = [
+            {"b_order_id": order.id, "b_line_no": line.line_no, "sku": line.sku}
+            for line in order.lines
+            if line_skus.get(line.line_no) != line.sku
+        ]
+        if mapped:
+            self.conn.execute(_UPDATE_LINE_SKU, mapped)
         self._insert_transitions(order, order.transitions[n_transitions:])
         self._loaded[order.id] = (order.version, len(order.transitions),
                                   {ln.line_no: ln.sku for ln in order.lines})
@@ -429,7 +504,7 @@ class SqlOrderRepository(OrderRepository):
         if not new:
             return
         self.conn.execute(
-            sa.insert(order_transitions),
+            _INSERT_TRANSITIONS,
             [
                 {
                     "order_id": order.id,
@@ -439,6 +514,14 @@ class SqlOrderRepository(OrderRepository):
                 for t in new
             ],
         )
+
+
+_INSERT_INBOUND = sa.insert(inbound_log).returning(inbound_log.c.id)
+_MARK_INBOUND = (
+    sa.update(inbound_log)
+    .where(inbound_log.c.id == sa.bindparam("b_id"))
+    .values(result=sa.bindparam("result"), order_id=sa.bindparam("order_id"))
+)
 
 
 class SqlInboundLog(InboundLog):
@@ -457,21 +540,19 @@ class SqlInboundLog(InboundLog):
         error: str | None = None,
     ) -> int:
         row = self.conn.execute(
-            sa.insert(inbound_log)
-            .values(
-                channel=channel[:64], kind=kind, body=body,
-                body_sha256=hashlib.sha256(body.encode("utf-8", "replace")).hexdigest(),
-                received_at=received_at, result=result, order_id=order_id, error=error,
-            )
-            .returning(inbound_log.c.id)
+            _INSERT_INBOUND,
+            {
+                "channel": channel[:64], "kind": kind, "body": body,
+                "body_sha256": hashlib.sha256(body.encode("utf-8", "replace")).hexdigest(),
+                "received_at": received_at, "result": result, "order_id": order_id,
+                "error": error,
+            },
         ).one()
         return int(row.id)
 
     def mark(self, entry_id: int, *, result: str, order_id: str | None = None) -> None:
         self.conn.execute(
-            sa.update(inbound_log)
-            .where(inbound_log.c.id == entry_id)
-            .values(result=result, order_id=order_id)
+            _MARK_INBOUND, {"b_id": entry_id, "result": result, "order_id": order_id}
         )
 
     def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]:
@@ -479,6 +560,9 @@ class SqlInboundLog(InboundLog):
         if result:
             query = query.where(inbound_log.c.result == result)
         return [dict(row._mapping) for row in self.conn.execute(query)]
+
+
+_INSERT_AUDIT = sa.insert(audit_log)
 
 
 class SqlAuditLog(AuditLog):
@@ -489,10 +573,23 @@ class SqlAuditLog(AuditLog):
         self, *, actor: str, action: str, subject: str, details: dict[str, Any], at: datetime
     ) -> None:
         self.conn.execute(
-            sa.insert(audit_log).values(
-                actor=actor, action=action, subject=subject, details=details, at=at
-            )
+            _INSERT_AUDIT,
+            {"actor": actor, "action": action, "subject": subject, "details": details, "at": at},
         )
+
+
+_INSERT_OUTBOX = sa.insert(outbox)
+_LOCK_SKUS = (
+    sa.select(skus.c.code)
+    .where(skus.c.code.in_(sa.bindparam("codes", expanding=True)))
+    .order_by(skus.c.code)
+    .with_for_update(key_share=True)
+)
+_LEVELS_OF = (
+    sa.select(stock_levels)
+    .where(stock_levels.c.sku.in_(sa.bindparam("skus", expanding=True)))
+    .order_by(stock_levels.c.sku, stock_levels.c.location)
+)
 
 
 class SqlOutbox(Outbox):
@@ -508,7 +605,7 @@ class SqlOutbox(Outbox):
             for e in events
         ]
         self._current_stock(rows)
-        self.conn.execute(sa.insert(outbox), rows)
+        self.conn.execute(_INSERT_OUTBOX, rows)
 
     def _current_stock(self, rows: list[dict[str, Any]]) -> None:
         """PostgreSQL: changes of one SKU at two locations lock two different level rows, so
@@ -520,16 +617,9 @@ class SqlOutbox(Outbox):
         changed = sorted({r["aggregate_id"] for r in rows if r["type"] == STOCK_CHANGED})
         if not changed or self.conn.dialect.name != "postgresql":
             return  # SQLite: writers are serialised, what was read is what is committed
-        self.conn.execute(
-            sa.select(skus.c.code).where(skus.c.code.in_(changed)).order_by(skus.c.code)
-            .with_for_update(key_share=True)
-        )
+        self.conn.execute(_LOCK_SKUS, {"codes": changed})
         levels: dict[str, list[dict[str, Any]]] = {sku: [] for sku in changed}
-        query = (
-            sa.select(stock_levels).where(stock_levels.c.sku.in_(changed))
-            .order_by(stock_levels.c.sku, stock_levels.c.location)
-        )
-        for lv in self.conn.execute(query):
+        for lv in self.conn.execute(_LEVELS_OF, {"skus": changed}):
             levels[lv.sku].append({
                 "location": lv.location, "on_hand": lv.on_hand, "reserved": lv.reserved,
                 "available": StockLevel(lv.location, lv.sku, lv.on_hand, lv.reserved,

@@ -28,6 +28,37 @@ F = fulfilments
 M = merge_groups
 P = pickup_codes
 
+# Statements of the routing of every order, built once (see repositories.py).
+_INSERT_DECISION = sa.insert(routing_decisions)
+_INSERT_FULFILMENT = sa.insert(F)
+_UPDATE_FULFILMENT = sa.update(F).where(F.c.id == sa.bindparam("b_id"))
+_FULFILMENTS_OF = (
+    sa.select(F).where(F.c.order_id == sa.bindparam("order_id")).order_by(F.c.location, F.c.id)
+)
+_FULFILMENTS_PER_NODE_SINCE = (
+    sa.select(F.c.location, sa.func.count())
+    .where(
+        F.c.created_at >= sa.bindparam("since"),
+        F.c.status != str(FulfilmentStatus.CANCELLED),
+    )
+    .group_by(F.c.location)
+)
+_GROUP_MEMBERS = (
+    sa.select(orders.c.id).where(orders.c.merge_group == sa.bindparam("group_id"))
+    .order_by(orders.c.id)
+)
+_OPEN_MERGE_GROUP = (
+    sa.select(M)
+    .where(
+        M.c.merge_key == sa.bindparam("merge_key"),
+        M.c.state == str(MergeState.OPEN),
+        M.c.created_at >= sa.bindparam("since"),
+    )
+    .order_by(M.c.created_at, M.c.id)
+    .limit(1)
+)
+_INSERT_MERGE_GROUP = sa.insert(M)
+
 
 def _fulfilment(row: Any) -> Fulfilment:
     return Fulfilment(
@@ -52,9 +83,8 @@ class SqlRoutingRepository(RoutingRepository):
         self, order_id: str, at: datetime, outcome: str, explanation: dict[str, Any]
     ) -> None:
         self.conn.execute(
-            sa.insert(routing_decisions).values(
-                order_id=order_id, at=at, outcome=outcome, explanation=explanation
-            )
+            _INSERT_DECISION,
+            {"order_id": order_id, "at": at, "outcome": outcome, "explanation": explanation},
         )
 
     def decisions(self, order_id: str) -> list[dict[str, Any]]:
@@ -70,19 +100,18 @@ class SqlRoutingRepository(RoutingRepository):
 
     def add_fulfilment(self, fulfilment: Fulfilment) -> None:
         self.conn.execute(
-            sa.insert(F).values(
+            _INSERT_FULFILMENT,
+            {
                 **self._row(fulfilment),
-                id=fulfilment.id,
-                order_id=fulfilment.order_id,
-                location=fulfilment.location,
-                created_at=fulfilment.created_at,
-            )
+                "id": fulfilment.id,
+                "order_id": fulfilment.order_id,
+                "location": fulfilment.location,
+                "created_at": fulfilment.created_at,
+            },
         )
 
     def save_fulfilment(self, fulfilment: Fulfilment) -> None:
-        self.conn.execute(
-            sa.update(F).where(F.c.id == fulfilment.id).values(**self._row(fulfilment))
-        )
+        self.conn.execute(_UPDATE_FULFILMENT, {**self._row(fulfilment), "b_id": fulfilment.id})
 
     @staticmethod
     def _row(f: Fulfilment) -> dict[str, Any]:
@@ -100,23 +129,15 @@ class SqlRoutingRepository(RoutingRepository):
         return None if row is None else _fulfilment(row)
 
     def fulfilments(self, order_id: str) -> list[Fulfilment]:
-        rows = self.conn.execute(
-            sa.select(F).where(F.c.order_id == order_id).order_by(F.c.location, F.c.id)
-        )
+        rows = self.conn.execute(_FULFILMENTS_OF, {"order_id": order_id})
         return [_fulfilment(r) for r in rows]
 
     def fulfilments_per_node_since(self, since: datetime) -> dict[str, int]:
-        rows = self.conn.execute(
-            sa.select(F.c.location, sa.func.count())
-            .where(F.c.created_at >= since, F.c.status != str(FulfilmentStatus.CANCELLED))
-            .group_by(F.c.location)
-        )
+        rows = self.conn.execute(_FULFILMENTS_PER_NODE_SINCE, {"since": since})
         return {loc: int(n) for loc, n in rows}
 
     def _group(self, row: Any) -> MergeGroup:
-        members = self.conn.execute(
-            sa.select(orders.c.id).where(orders.c.merge_group == row.id).order_by(orders.c.id)
-        )
+        members = self.conn.execute(_GROUP_MEMBERS, {"group_id": row.id})
         return MergeGroup(
             row.id,
             row.merge_key,
@@ -128,14 +149,7 @@ class SqlRoutingRepository(RoutingRepository):
 
     def open_merge_group(self, merge_key: str, since: datetime) -> MergeGroup | None:
         row = self.conn.execute(
-            sa.select(M)
-            .where(
-                M.c.merge_key == merge_key,
-                M.c.state == str(MergeState.OPEN),
-                M.c.created_at >= since,
-            )
-            .order_by(M.c.created_at, M.c.id)
-            .limit(1)
+            _OPEN_MERGE_GROUP, {"merge_key": merge_key, "since": since}
         ).first()
         return None if row is None else self._group(row)
 
@@ -145,13 +159,14 @@ class SqlRoutingRepository(RoutingRepository):
 
     def add_merge_group(self, group: MergeGroup) -> None:
         self.conn.execute(
-            sa.insert(M).values(
-                id=group.id,
-                merge_key=group.merge_key,
-                state=str(group.state),
-                created_at=group.created_at,
-                updated_at=group.updated_at,
-            )
+            _INSERT_MERGE_GROUP,
+            {
+                "id": group.id,
+                "merge_key": group.merge_key,
+                "state": str(group.state),
+                "created_at": group.created_at,
+                "updated_at": group.updated_at,
+            },
         )
 
     def set_merge_state(self, group_id: str, state: MergeState, at: datetime) -> None:

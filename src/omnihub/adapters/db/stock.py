@@ -8,10 +8,11 @@ serialised by BEGIN IMMEDIATE. Either way two reservations can never both take t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from omnihub.adapters.db.tables import reservations, stock_ledger, stock_levels
 from omnihub.domain.inventory import MovementKind, Reservation, ReservationState, StockLevel
@@ -19,6 +20,36 @@ from omnihub.ports import LedgerEntry, ReservationRepository, StockRepository
 
 L = stock_levels
 _AVAILABLE = L.c.on_hand - L.c.reserved - L.c.safety
+# Statements built once (see repositories.py); b_* parameters name the row, the others are values.
+_ROW = sa.and_(L.c.location == sa.bindparam("b_location"), L.c.sku == sa.bindparam("b_sku"))
+_QTY = sa.bindparam("qty", type_=sa.BigInteger)
+
+_LEVEL = sa.select(L).where(_ROW)
+_LEVEL_FOR_UPDATE = _LEVEL.with_for_update()
+_LEVELS_OF = (
+    sa.select(L)
+    .where(L.c.sku.in_(sa.bindparam("skus", expanding=True)))
+    .order_by(L.c.sku, L.c.location)
+)
+_HAS_ROW = sa.select(L.c.sku).where(_ROW)
+_ADD_ROW = {
+    "postgresql": postgresql.insert(L).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(L).on_conflict_do_nothing(),
+}
+_MOVE = sa.update(L).where(_ROW, L.c.on_hand + _QTY >= 0).values(on_hand=L.c.on_hand + _QTY)
+_RESERVE = sa.update(L).where(_ROW, _AVAILABLE >= _QTY).values(reserved=L.c.reserved + _QTY)
+_RESERVE_RETURNING = _RESERVE.returning(L.c.location, L.c.sku, L.c.on_hand, L.c.reserved,
+                                        L.c.safety)
+_UNRESERVE = sa.update(L).where(_ROW, L.c.reserved >= _QTY).values(reserved=L.c.reserved - _QTY)
+_INSERT_LEDGER = sa.insert(stock_ledger)
+_MOVEMENT = sa.and_(
+    stock_ledger.c.location == sa.bindparam("location"),
+    stock_ledger.c.sku == sa.bindparam("sku"),
+    stock_ledger.c.kind == sa.bindparam("kind"),
+    stock_ledger.c.reference == sa.bindparam("reference"),
+)
+_MOVEMENT_QTY = sa.select(sa.func.coalesce(sa.func.sum(stock_ledger.c.qty), 0)).where(_MOVEMENT)
+_HAS_MOVEMENT = sa.select(stock_ledger.c.id).where(_MOVEMENT)
 
 
 def _level(row: sa.Row[tuple[str, str, int, int, int]]) -> StockLevel:
@@ -30,30 +61,19 @@ class SqlStockRepository(StockRepository):
         self.conn = conn
 
     def _ensure_row(self, location: str, sku: str) -> None:
-        exists = self.conn.execute(
-            sa.select(L.c.sku).where(L.c.location == location, L.c.sku == sku)
-        ).first()
+        exists = self.conn.execute(_HAS_ROW, {"b_location": location, "b_sku": sku}).first()
         if exists is None:
-            dialect = self.conn.dialect.name
-            insert: sa.Insert
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                insert = pg_insert(L).on_conflict_do_nothing()
-            else:
-                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-                insert = sqlite_insert(L).on_conflict_do_nothing()
             self.conn.execute(
-                insert.values(location=location, sku=sku, on_hand=0, reserved=0, safety=0)
+                _ADD_ROW[self.conn.dialect.name],
+                {"location": location, "sku": sku, "on_hand": 0, "reserved": 0, "safety": 0},
             )
 
     def level(self, location: str, sku: str, *, lock: bool = False) -> StockLevel:
-        query = sa.select(L).where(L.c.location == location, L.c.sku == sku)
+        query = _LEVEL
         if lock:
             self._ensure_row(location, sku)
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+            query = _LEVEL_FOR_UPDATE
+        row = self.conn.execute(query, {"b_location": location, "b_sku": sku}).first()
         if row is None:
             return StockLevel(location, sku, 0, 0, 0)
         return _level(row)
@@ -62,9 +82,7 @@ class SqlStockRepository(StockRepository):
         wanted = sorted(set(skus))
         if not wanted:
             return []
-        rows = self.conn.execute(
-            sa.select(L).where(L.c.sku.in_(wanted)).order_by(L.c.sku, L.c.location)
-        )
+        rows = self.conn.execute(_LEVELS_OF, {"skus": wanted})
         return [_level(row) for row in rows]
 
     def all_levels(self) -> list[StockLevel]:
@@ -77,51 +95,39 @@ class SqlStockRepository(StockRepository):
         self._ensure_row(location, sku)
         # Counter first: a refused movement must not leave its ledger row in the transaction.
         changed = self.conn.execute(
-            sa.update(L)
-            .where(L.c.location == location, L.c.sku == sku, L.c.on_hand + delta >= 0)
-            .values(on_hand=L.c.on_hand + delta)
+            _MOVE, {"b_location": location, "b_sku": sku, "qty": delta}
         ).rowcount
         if changed != 1:
             raise ValueError(f"movement would make on-hand of {sku} at {location} negative")
         self.conn.execute(
-            sa.insert(stock_ledger).values(
-                location=location, sku=sku, kind=str(kind), qty=delta, reference=reference,
-                created_at=at,
-            )
+            _INSERT_LEDGER,
+            {
+                "location": location, "sku": sku, "kind": str(kind), "qty": delta,
+                "reference": reference, "created_at": at,
+            },
         )
 
     def movement_qty(self, location: str, sku: str, kind: MovementKind, reference: str) -> int:
-        return int(
-            self.conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(stock_ledger.c.qty), 0)).where(
-                    stock_ledger.c.location == location, stock_ledger.c.sku == sku,
-                    stock_ledger.c.kind == str(kind), stock_ledger.c.reference == reference,
-                )
-            ).scalar_one()
-        )
+        movement = {"location": location, "sku": sku, "kind": str(kind), "reference": reference}
+        return int(self.conn.execute(_MOVEMENT_QTY, movement).scalar_one())
 
     def has_movement(self, location: str, sku: str, kind: MovementKind, reference: str) -> bool:
-        row = self.conn.execute(
-            sa.select(stock_ledger.c.id).where(
-                stock_ledger.c.location == location, stock_ledger.c.sku == sku,
-                stock_ledger.c.kind == str(kind), stock_ledger.c.reference == reference,
-            )
-        ).first()
-        return row is not None
+        movement = {"location": location, "sku": sku, "kind": str(kind), "reference": reference}
+        return self.conn.execute(_HAS_MOVEMENT, movement).first() is not None
 
     def try_reserve(self, location: str, sku: str, qty: int) -> bool:
-        result = self.conn.execute(
-            sa.update(L)
-            .where(L.c.location == location, L.c.sku == sku, qty <= _AVAILABLE)
-            .values(reserved=L.c.reserved + qty)
-        )
+        result = self.conn.execute(_RESERVE, {"b_location": location, "b_sku": sku, "qty": qty})
         return result.rowcount == 1
+
+    def reserve(self, location: str, sku: str, qty: int) -> StockLevel | None:
+        row = self.conn.execute(
+            _RESERVE_RETURNING, {"b_location": location, "b_sku": sku, "qty": qty}
+        ).first()
+        return None if row is None else _level(row)
 
     def unreserve(self, location: str, sku: str, qty: int) -> None:
         changed = self.conn.execute(
-            sa.update(L)
-            .where(L.c.location == location, L.c.sku == sku, L.c.reserved >= qty)
-            .values(reserved=L.c.reserved - qty)
+            _UNRESERVE, {"b_location": location, "b_sku": sku, "qty": qty}
         ).rowcount
         if changed != 1:
             raise ValueError(f"cannot give back {qty} of {sku} at {location}: not reserved")
@@ -162,6 +168,20 @@ class SqlStockRepository(StockRepository):
 
 
 R = reservations
+_INSERT_RESERVATION = sa.insert(R)
+_RESERVATION = sa.select(R).where(R.c.id == sa.bindparam("b_id"))
+_ACTIVE = R.c.state == str(ReservationState.ACTIVE)
+_END_RESERVATION = (
+    sa.update(R)
+    .where(R.c.id == sa.bindparam("b_id"), _ACTIVE)
+    .values(state=sa.bindparam("state"), ended_at=sa.bindparam("ended_at"))
+)
+_OF_ORDER = R.c.order_id == sa.bindparam("b_order_id")
+_SET_EXPIRY = (
+    sa.update(R).where(_OF_ORDER, _ACTIVE).values(expires_at=sa.bindparam("expires_at"))
+)
+_RESERVATIONS_OF = sa.select(R).where(_OF_ORDER).order_by(R.c.id)
+_ACTIVE_RESERVATIONS_OF = sa.select(R).where(_OF_ORDER, _ACTIVE).order_by(R.c.id)
 
 
 def _reservation(row: sa.Row[tuple[object, ...]]) -> Reservation:
@@ -177,32 +197,35 @@ class SqlReservationRepository(ReservationRepository):
         self.conn = conn
 
     def add(self, reservation: Reservation) -> None:
+        self.add_all([reservation])
+
+    def add_all(self, reservations: Sequence[Reservation]) -> None:
+        if not reservations:
+            return
         self.conn.execute(
-            sa.insert(R).values(
-                id=reservation.id, location=reservation.location, sku=reservation.sku,
-                qty=reservation.qty, state=str(reservation.state), order_id=reservation.order_id,
-                created_at=reservation.created_at, expires_at=reservation.expires_at,
-            )
+            _INSERT_RESERVATION,
+            [
+                {
+                    "id": r.id, "location": r.location, "sku": r.sku, "qty": r.qty,
+                    "state": str(r.state), "order_id": r.order_id, "created_at": r.created_at,
+                    "expires_at": r.expires_at,
+                }
+                for r in reservations
+            ],
         )
 
     def get(self, reservation_id: str) -> Reservation | None:
-        row = self.conn.execute(sa.select(R).where(R.c.id == reservation_id)).first()
+        row = self.conn.execute(_RESERVATION, {"b_id": reservation_id}).first()
         return None if row is None else _reservation(row)
 
     def change_state(self, reservation_id: str, to: ReservationState, at: datetime) -> bool:
         result = self.conn.execute(
-            sa.update(R)
-            .where(R.c.id == reservation_id, R.c.state == str(ReservationState.ACTIVE))
-            .values(state=str(to), ended_at=at)
+            _END_RESERVATION, {"b_id": reservation_id, "state": str(to), "ended_at": at}
         )
         return result.rowcount == 1
 
     def set_expiry(self, order_id: str, expires_at: datetime | None) -> None:
-        self.conn.execute(
-            sa.update(R)
-            .where(R.c.order_id == order_id, R.c.state == str(ReservationState.ACTIVE))
-            .values(expires_at=expires_at)
-        )
+        self.conn.execute(_SET_EXPIRY, {"b_order_id": order_id, "expires_at": expires_at})
 
     def expired(self, now: datetime, limit: int) -> list[Reservation]:
         rows = self.conn.execute(
@@ -214,10 +237,8 @@ class SqlReservationRepository(ReservationRepository):
         return [_reservation(row) for row in rows]
 
     def for_order(self, order_id: str, active_only: bool = True) -> list[Reservation]:
-        query = sa.select(R).where(R.c.order_id == order_id)
-        if active_only:
-            query = query.where(R.c.state == str(ReservationState.ACTIVE))
-        return [_reservation(row) for row in self.conn.execute(query.order_by(R.c.id))]
+        query = _ACTIVE_RESERVATIONS_OF if active_only else _RESERVATIONS_OF
+        return [_reservation(row) for row in self.conn.execute(query, {"b_order_id": order_id})]
 
     def active_sums(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute(
