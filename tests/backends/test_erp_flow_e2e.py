@@ -181,3 +181,34 @@ def test_the_full_compare_runs_by_itself_at_its_interval(
     latest = running.hub.get("/api/v1/backends/erp/compare")
     assert (latest["mode"], latest["unmapped"], latest["corrected"]) == ("report", ["CK999"], 0)
     assert running.level(WAREHOUSE, TEE)["on_hand"] == 100  # reported, not corrected
+
+
+def test_item_costs_are_read_from_the_erp_with_clear_answers_when_they_cannot_be(
+    sqlite_url: str,
+    stack: contextlib.ExitStack,
+    tmp_path: Path,
+    kingdee: KingdeeSimulator,
+    forwarder: Forwarder,
+) -> None:
+    running = start_backend_hub(stack, sqlite_url, tmp_path, [kingdee_backend(kingdee)], forwarder)
+    kingdee.add_material(MUG, "23.40")
+    http, url = running.hub.http, f"{running.hub.base_url}/api/v1/backends/erp/costs"
+
+    costs = http.get(url, params={"sku": [TEE, MUG, "NOT-IN-THE-ERP", TEE]})
+    assert costs.status_code == 200, costs.text
+    body = costs.json()
+    assert {item["sku"]: item["cost"] for item in body["items"]} == {TEE: "10.00", MUG: "23.40"}
+    assert body["missing"] == ["NOT-IN-THE-ERP"]
+
+    none = http.get(url)
+    assert none.status_code == 422
+    assert "name the SKUs" in none.json()["error"]["message"]
+    too_many = http.get(url, params={"sku": [f"SKU-{n}" for n in range(201)]})
+    assert too_many.status_code == 422
+    assert "at most 200" in too_many.json()["error"]["message"]
+
+    kingdee.faults.down = True
+    down = http.get(url, params={"sku": [TEE]})
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "backend_unavailable"
+    assert down.headers["Retry-After"]

@@ -283,6 +283,11 @@ def test_the_full_compare_lists_differences_corrects_them_by_rule_and_skips_stoc
         engine.dispose()
     assert actions.count("backend.stock_compared") == 2
     assert actions.count("stock.stocktake") == 2
+    costs = running.hub.http.get(
+        f"{running.hub.base_url}/api/v1/backends/wms/costs", params={"sku": [TEE]}
+    )
+    assert costs.status_code == 404  # a warehouse keeps no item costs; the ERP does
+    assert "item costs come from an ERP" in costs.json()["error"]["message"]
 
 
 def test_goods_received_counted_and_written_off_in_the_warehouse_move_the_hubs_ledger_once(

@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_CHANNEL_STATUS = "unknown_channel_status"
     UNKNOWN_CHANNEL = "unknown_channel"
     CHANNEL_UNAVAILABLE = "channel_unavailable"
+    # back ends
+    BACKEND_UNAVAILABLE = "backend_unavailable"
 
 
 class DomainError(Exception):

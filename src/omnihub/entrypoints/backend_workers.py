@@ -31,6 +31,7 @@ from omnihub.adapters.backends.base import (
     BackendKind,
     DeliveryAdapter,
     ErpAdapter,
+    ItemCost,
     StockLine,
     StockSnapshot,
     WmsAdapter,
@@ -40,7 +41,7 @@ from omnihub.adapters.backends.transport import call
 from omnihub.adapters.db.integration import DELIVERED, PENDING, Delivery, IntegrationStore
 from omnihub.bootstrap import Hub
 from omnihub.domain import events as ev
-from omnihub.domain.errors import DomainError
+from omnihub.domain.errors import DomainError, InvalidInput, NotFound
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.routing.fulfilment import FulfilmentStatus
 from omnihub.ports import RIDER_TASK_FINAL_STATES, CallRefused, CompareReport, Envelope, EventBus
@@ -508,3 +509,24 @@ def compare_now(hub: Hub, config: BackendConfig, client: httpx.Client) -> Compar
             hub.uow(), hub.clock.now(), config, rules, f"{type(exc).__name__}: {exc}"
         )
     return services.compare_stock(hub.uow(), hub.clock.now(), config, snapshot, rules)
+
+
+def costs_now(config: BackendConfig, skus: list[str], client: httpx.Client) -> list[ItemCost]:
+    """The ERP's item costs of ``skus`` (our codes), read now."""
+    adapter = adapter_for(config.adapter)
+    if not isinstance(adapter, ErpAdapter):
+        raise NotFound(f"{config.label} is a {config.kind} back end; item costs come from an ERP")
+    wanted = list(dict.fromkeys(sku.strip() for sku in skus if sku.strip()))
+    if not wanted:
+        raise InvalidInput("name the SKUs to cost: ?sku=TEE-WHITE-M&sku=MUG-CERAMIC-350")
+    if len(wanted) > services.MAX_COST_SKUS:
+        raise InvalidInput(
+            f"{len(wanted)} SKUs named; ask for at most {services.MAX_COST_SKUS} at a time"
+        )
+    try:
+        return call(client, adapter.item_costs(config, wanted), config.code,
+                    config.timeout_seconds)
+    except (CallRefused, httpx.HTTPError) as exc:
+        raise services.BackendUnavailable(
+            f"{config.label} did not give its item costs: {exc}"
+        ) from exc

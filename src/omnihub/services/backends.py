@@ -62,7 +62,17 @@ from omnihub.services.routing import (
     ship_part,
 )
 
+
 #: binding kinds (``external_refs.kind``) of the back ends' document ids
+class BackendUnavailable(DomainError):
+    """A back end did not answer a call the request needs now (503: try again later)."""
+
+    code = ErrorCode.BACKEND_UNAVAILABLE
+
+
+#: SKUs one item-cost request may name
+MAX_COST_SKUS = 200
+
 BOUND_WMS_ORDER = "wms_order"
 BOUND_ERP_ORDER = "erp_order"
 BOUND_RIDER_TASK = "rider_task"

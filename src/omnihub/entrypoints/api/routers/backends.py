@@ -24,7 +24,7 @@ from omnihub.bootstrap import Hub
 from omnihub.domain.errors import DomainError, NotFound
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
-from omnihub.entrypoints.backend_workers import compare_now
+from omnihub.entrypoints.backend_workers import compare_now, costs_now
 from omnihub.ports import ChannelRefused, ConcurrentUpdate, InboundRequest, UnreadablePayload
 from omnihub.services import backends as services
 
@@ -208,3 +208,26 @@ def run_compare(code: str, hub: HubDep) -> dict[str, Any]:
     if config.kind.value == "delivery":
         raise NotFound(f"back end {code} is a delivery provider; it holds no stock to compare")
     return presenters.compare_report(compare_now(hub, config, _CLIENT))
+
+
+@router.get("/{code}/costs")
+def item_costs(
+    code: str,
+    hub: HubDep,
+    sku: list[str] = Query(default_factory=list, description="our SKU codes (repeat the name)"),
+) -> dict[str, Any]:
+    """The ERP's item costs of the SKUs named, read from it now (``?sku=A&sku=B``, up to
+    200); ``missing`` lists those it keeps no cost for. 503 when the ERP does not answer."""
+    config = _config(hub, code)
+    costs = costs_now(config, sku, _CLIENT)
+    found = {cost.sku for cost in costs}
+    asked = list(dict.fromkeys(s.strip() for s in sku if s.strip()))
+    return {
+        "backend": config.code,
+        "items": [
+            {"sku": c.sku, "cost": str(c.cost.amount), "currency": c.cost.currency,
+             "location": c.location}
+            for c in costs
+        ],
+        "missing": [s for s in asked if s not in found],
+    }
