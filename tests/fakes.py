@@ -591,6 +591,15 @@ class FakeBackendRepository(BackendRepository):
         found = [c for c in self.state.compares if c.backend == backend]
         return list(reversed(found))[:limit]
 
+    def returns_since(
+        self, locations: Sequence[str], since: datetime, limit: int
+    ) -> list[LedgerEntry]:
+        found = [
+            e for e in self.state.ledger
+            if e.kind is MovementKind.RETURN and e.location in locations and e.at >= since
+        ]
+        return found[:limit]
+
 
 class FakeInboundLog(InboundLog):
     def __init__(self, state: FakeState) -> None:

@@ -420,6 +420,13 @@ class BackendRepository(abc.ABC):
     def compares(self, backend: str, limit: int) -> builtins.list[CompareReport]:
         """Newest first."""
 
+    @abc.abstractmethod
+    def returns_since(
+        self, locations: Sequence[str], since: datetime, limit: int
+    ) -> builtins.list[LedgerEntry]:
+        """The ledger's return movements at ``locations`` recorded at or after ``since``,
+        oldest first (the goods that came back, for the ERP to book)."""
+
 
 class InboundLog(abc.ABC):
     """Every payload received, stored before anything is done with it."""

@@ -11,6 +11,8 @@ import pytest
 from fakes import FakeUnitOfWork, FrozenClock
 from omnihub.adapters.backends.base import (
     DeliveryConfirmation,
+    ErpDocState,
+    ErpRef,
     InboundReceipt,
     Line,
     Package,
@@ -651,3 +653,89 @@ def test_a_rider_task_the_hub_withdrew_ends_quietly_and_goods_taken_after_are_fl
     assert rider(uow, clock, status(part, RiderState.DELIVERING, 1)) == ["noted"]
     assert uow.committed.audit[-1]["action"] == "backend.rider_after_cancel"
     assert level(uow, STORE, TEE) == (4, 0)
+
+
+# -- returns to the ERP ---------------------------------------------------------------------------
+def erp_config() -> BackendConfig:
+    return parse_backend(
+        {
+            "code": "erp",
+            "kind": "erp",
+            "adapter": "kingdee",
+            "endpoint": "http://127.0.0.1:9/k3cloud",
+            "credentials": {"acct_id": "a", "username": "u", "password": "p"},
+            "locations": [WH],
+            "warehouses": {WH: "CK001"},
+            "settings": {"sale_org": "100", "customer": "CUST0001"},
+        }
+    )
+
+
+def came_back(uow: FakeUnitOfWork, clock: FrozenClock, location: str, sku: str, qty: int,
+              reference: str) -> None:
+    with uow:
+        uow.stock.move(location, sku, MovementKind.RETURN, qty, reference, clock.now())
+        uow.commit()
+
+
+def test_goods_that_came_back_are_one_return_document_per_document_and_the_erps_own_are_left(
+    uow: FakeUnitOfWork, clock: FrozenClock
+) -> None:
+    since = clock.now()
+    came_back(uow, clock, WH, TEE, 1, "order:O-1:1")  # a refund's two lines: one return
+    came_back(uow, clock, WH, MUG, 2, "order:O-1:2")
+    clock.advance(timedelta(seconds=5))
+    came_back(uow, clock, WH, TEE, 3, "wms:RET-9")  # the warehouse's return receipt
+    came_back(uow, clock, WH, MUG, 1, "erp:SAL-RT-7")  # the ERP's own: it booked it
+    came_back(uow, clock, STORE, TEE, 1, "order:O-2:1")  # a store the ERP does not book
+    record_movement(uow, RecordMovement(WH, TEE, MovementKind.ADJUSTMENT, 1, "FOUND-1"), clock)
+
+    docs, upto = flows.returns_to_book(uow, erp_config(), since, clock.now())
+
+    assert upto == clock.now()
+    assert [(d.order_reference, {x.sku: x.qty for x in d.lines}) for d in docs] == [
+        ("O-1", {TEE: 1, MUG: 2}),
+        ("wms:RET-9", {TEE: 3}),
+    ]
+    refund, receipt = docs
+    assert refund.location == receipt.location == WH
+    assert refund.lines[0].unit_price == Money.of("59.00")
+    assert refund.returned_at == since
+    assert refund.reference == flows.return_reference(WH, "order:O-1")
+    assert refund.reference != receipt.reference
+    assert len(refund.reference) <= 20
+    again, _ = flows.returns_to_book(uow, erp_config(), since, clock.now())
+    assert [d.reference for d in again] == [d.reference for d in docs]  # the same numbers
+
+
+def test_a_document_cut_by_the_page_is_left_whole_for_the_next_read(
+    uow: FakeUnitOfWork, clock: FrozenClock
+) -> None:
+    since = clock.now()
+    came_back(uow, clock, WH, TEE, 1, "wms:RET-1")
+    clock.advance(timedelta(seconds=1))
+    cut_at = clock.now()
+    came_back(uow, clock, WH, TEE, 1, "order:O-3:1")
+    came_back(uow, clock, WH, MUG, 1, "order:O-3:2")  # past a page of two
+
+    docs, upto = flows.returns_to_book(uow, erp_config(), since, clock.now(), limit=2)
+    assert [d.order_reference for d in docs] == ["wms:RET-1"]
+    assert upto == cut_at
+    rest, upto = flows.returns_to_book(uow, erp_config(), upto, clock.now(), limit=2)
+    assert [(d.order_reference, len(d.lines)) for d in rest] == [("O-3", 2)]
+    assert upto == clock.now()
+
+
+def test_a_booked_return_is_bound_and_audited_once(
+    uow: FakeUnitOfWork, clock: FrozenClock
+) -> None:
+    came_back(uow, clock, WH, TEE, 2, "wms:RET-2")
+    (doc,), _ = flows.returns_to_book(uow, erp_config(), clock.now(), clock.now())
+    ref = ErpRef(doc.reference, "100123", "XSTH000123", ErpDocState.CONFIRMED)
+    for _ in range(2):
+        flows.record_return_booked(uow, clock.now(), "erp", ref, doc)
+    with uow:
+        assert uow.backends.bound("erp", flows.BOUND_ERP_RETURN, doc.reference) == "100123"
+    booked = [a for a in uow.committed.audit if a["action"] == "backend.erp_return_created"]
+    assert len(booked) == 1
+    assert booked[0]["details"]["lines"] == {TEE: 2}

@@ -27,6 +27,7 @@ from flow_hub import (
 
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
+from omnihub.services.backends import return_reference
 
 try:
     from tests.channels.harness import wait_until
@@ -212,3 +213,39 @@ def test_item_costs_are_read_from_the_erp_with_clear_answers_when_they_cannot_be
     assert down.status_code == 503, down.text
     assert down.json()["error"]["code"] == "backend_unavailable"
     assert down.headers["Retry-After"]
+
+
+def test_goods_returned_to_a_node_the_erp_books_are_booked_there_as_one_sales_return(
+    sqlite_url: str,
+    stack: contextlib.ExitStack,
+    tmp_path: Path,
+    kingdee: KingdeeSimulator,
+    forwarder: Forwarder,
+) -> None:
+    running = start_backend_hub(stack, sqlite_url, tmp_path, [kingdee_backend(kingdee)], forwarder)
+    for sku, qty in ((TEE, 2), (MUG, 1), (TEE, 2)):  # the tees twice: recorded once
+        running.hub.post(
+            "/api/v1/inventory/movements",
+            {"location": WAREHOUSE, "sku": sku, "kind": "return", "qty": qty,
+             "reference": "RMA-2026-0001" if sku == TEE else "RMA-2026-0002"},
+        )
+    tees, mug = (return_reference(WAREHOUSE, f"RMA-2026-000{n}") for n in (1, 2))
+
+    def booked() -> list[object]:
+        return [kingdee.bill("SAL_RETURNSTOCK", number) for number in (tees, mug)]
+
+    wait_until(lambda: all(booked()), what="both returns booked in the ERP")
+    bill = kingdee.bill("SAL_RETURNSTOCK", tees)
+    assert bill is not None
+    assert bill.status == "C"  # saved, submitted and audited
+    (line,) = bill.model["FEntity"]
+    assert line["FMaterialId"] == {"FNumber": TEE}
+    assert line["FRealQty"] == 2
+    assert line["FSrcBillNo"] == "RMA-2026-0001"
+    assert len(kingdee.bills["SAL_RETURNSTOCK"]) == 2
+    wait_until(
+        lambda: len([d for d in running.deliveries("erp", "delivered")
+                     if d["event_type"] == "erp.post_return"]) == 2,
+        what="both return deliveries marked delivered",
+    )
+    assert running.deliveries("erp", "dead") == []

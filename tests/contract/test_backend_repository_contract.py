@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from contract_world import AT, HZ_WH, MUG, SH_WH, TEE, UowFactory, seed
 
-from omnihub.domain.inventory import Reservation, ReservationState
+from omnihub.domain.inventory import MovementKind, Reservation, ReservationState
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus
 from omnihub.ports import CompareReport, RiderTaskRecord, TrackPoint
 
@@ -180,6 +180,35 @@ class BackendRepositoryContract:
         assert [r.id for r in found] == [second, first]
         assert found[1] == replace(report, id=first)
         assert found[0].error == "down"
+
+    def test_returns_are_the_return_movements_at_the_locations_since_a_time_oldest_first(
+        self, new_uow: UowFactory
+    ) -> None:
+        moves = [
+            (SH_WH, TEE, MovementKind.RETURN, 2, "order:O-1:1", 0),
+            (SH_WH, MUG, MovementKind.RETURN, 1, "wms:RET-1", 5),
+            (HZ_WH, TEE, MovementKind.RETURN, 1, "order:O-2:1", 6),  # another location
+            (SH_WH, TEE, MovementKind.RECEIPT, 4, "GRN-RET", 7),  # not a return
+            (SH_WH, TEE, MovementKind.RETURN, 1, "order:O-3:1", 9),
+        ]
+        with new_uow() as uow:
+            for location, sku, kind, qty, reference, seconds in moves:
+                uow.stock.move(location, sku, kind, qty, reference,
+                               AT + timedelta(seconds=seconds))
+            uow.commit()
+        with new_uow() as uow:
+            since = uow.backends.returns_since([SH_WH], AT + timedelta(seconds=1), 10)
+            every = uow.backends.returns_since([SH_WH, HZ_WH], AT, 10)
+            first = uow.backends.returns_since([SH_WH, HZ_WH], AT, 2)
+        assert [(e.sku, e.qty, e.reference) for e in since] == [
+            (MUG, 1, "wms:RET-1"), (TEE, 1, "order:O-3:1")
+        ]
+        assert all(e.kind is MovementKind.RETURN and e.location == SH_WH for e in since)
+        assert since[0].at == AT + timedelta(seconds=5)
+        assert [e.reference for e in every] == [
+            "order:O-1:1", "wms:RET-1", "order:O-2:1", "order:O-3:1"
+        ]
+        assert [e.reference for e in first] == ["order:O-1:1", "wms:RET-1"]
 
 
 class TestBackendRepositoryOnFakes(BackendRepositoryContract):

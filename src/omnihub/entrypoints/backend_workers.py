@@ -32,6 +32,8 @@ from omnihub.adapters.backends.base import (
     DeliveryAdapter,
     ErpAdapter,
     ItemCost,
+    Line,
+    ReturnDoc,
     StockLine,
     StockSnapshot,
     WmsAdapter,
@@ -44,6 +46,7 @@ from omnihub.domain import events as ev
 from omnihub.domain.errors import DomainError, InvalidInput, NotFound
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.routing.fulfilment import FulfilmentStatus
+from omnihub.domain.values import Money
 from omnihub.ports import RIDER_TASK_FINAL_STATES, CallRefused, CompareReport, Envelope, EventBus
 from omnihub.services import backends as services
 from omnihub.services.backends import CompareMode
@@ -54,6 +57,9 @@ WMS_CREATE = "wms.create_delivery_order"
 WMS_CANCEL = "wms.cancel_delivery_order"
 ERP_CREATE = "erp.create_sales_order"
 ERP_CANCEL = "erp.cancel_sales_order"
+ERP_RETURN = "erp.post_return"
+#: pages of return movements read in one turn at most (the rest waits for the next turn)
+RETURN_PAGES = 20
 RIDER_CREATE = "delivery.create_task"
 RIDER_CANCEL = "delivery.cancel_task"
 #: what takes back each create when the order is withdrawn
@@ -210,6 +216,7 @@ class BackendWorkers:
             WMS_CANCEL: self._wms_cancel,
             ERP_CREATE: self._erp_create,
             ERP_CANCEL: self._erp_cancel,
+            ERP_RETURN: self._erp_return,
             RIDER_CREATE: self._rider_create,
             RIDER_CANCEL: self._rider_cancel,
         }
@@ -260,6 +267,29 @@ class BackendWorkers:
             config.timeout_seconds,
         )
         services.record_sent(self.hub.uow(), self.hub.clock.now(), config.code, ref, order.id)
+
+    def _erp_return(
+        self, config: BackendConfig, payload: dict[str, Any], client: httpx.Client
+    ) -> None:
+        adapter: ErpAdapter = self._adapter(config, ErpAdapter)
+        body = payload["return"]
+        doc = ReturnDoc(
+            reference=body["reference"],
+            order_reference=body["order_reference"],
+            location=body["location"],
+            returned_at=datetime.fromisoformat(body["returned_at"]),
+            lines=tuple(
+                Line(
+                    line["sku"],
+                    int(line["qty"]),
+                    None if line["price"] is None else Money.of(line["price"], line["currency"]),
+                )
+                for line in body["lines"]
+            ),
+            reason=body.get("reason"),
+        )
+        ref = call(client, adapter.post_return(config, doc), config.code, config.timeout_seconds)
+        services.record_return_booked(self.hub.uow(), self.hub.clock.now(), config.code, ref, doc)
 
     def _rider_create(
         self, config: BackendConfig, payload: dict[str, Any], client: httpx.Client
@@ -366,9 +396,68 @@ class BackendWorkers:
 
     def poll_erps(self) -> int:
         for config in list(self.hub.backends.values()):
-            if config.kind is BackendKind.ERP and services.backend_rules(config).poll:
+            if config.kind is not BackendKind.ERP:
+                continue
+            if services.backend_rules(config).poll:
                 self.poll_erp(config)
+            self.book_returns(config)
         return 0
+
+    def book_returns(self, config: BackendConfig) -> int:
+        """Queue a return document for the ERP for the goods that came back into its locations
+        since the last turn (less the overlap: a repeat is the same delivery, sent once)."""
+        key = f"backend:{config.code}:returns"
+        now = self.hub.clock.now()
+        lease = timedelta(seconds=max(120.0, self.hub.settings.backend_poll_seconds * 6))
+        cursor = self.store.lease_cursor(key, self.owner, now, now, lease)
+        if cursor is None:
+            return 0
+        since = cursor - timedelta(seconds=self.hub.settings.backend_poll_overlap_seconds)
+        queued, error, upto = 0, None, since
+        try:
+            for _ in range(RETURN_PAGES):
+                docs, upto = services.returns_to_book(self.hub.read_uow(), config, since, now)
+                queued += self.store.enqueue([self._return_item(config, d) for d in docs], now)
+                if upto >= now:
+                    break
+                since = upto
+        except DomainError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning("returns for %s not queued: %s", config.code, error)
+        self._done(key, upto if error is None else None, queued, error)
+        return queued
+
+    @staticmethod
+    def _return_item(config: BackendConfig, doc: ReturnDoc) -> dict[str, Any]:
+        return {
+            "endpoint": endpoint(config.code),
+            "url": config.endpoint,
+            "event_id": f"{ERP_RETURN}:{doc.reference}",
+            "event_type": ERP_RETURN,
+            "payload": {
+                "backend": config.code,
+                "operation": ERP_RETURN,
+                "location": doc.location,
+                "return": {
+                    "reference": doc.reference,
+                    "order_reference": doc.order_reference,
+                    "location": doc.location,
+                    "returned_at": doc.returned_at.isoformat(),
+                    "reason": doc.reason,
+                    "lines": [
+                        {
+                            "sku": line.sku,
+                            "qty": line.qty,
+                            "price": None if line.unit_price is None
+                            else str(line.unit_price.amount),
+                            "currency": None if line.unit_price is None
+                            else line.unit_price.currency,
+                        }
+                        for line in doc.lines
+                    ],
+                },
+            },
+        }
 
     def poll_erp(self, config: BackendConfig) -> int:
         """Apply the receipts and stock-takes the ERP approved since the last poll (less the

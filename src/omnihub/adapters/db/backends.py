@@ -19,11 +19,14 @@ from omnihub.adapters.db.tables import (
     rider_tasks,
     rider_track,
     stock_compares,
+    stock_ledger,
 )
+from omnihub.domain.inventory import MovementKind
 from omnihub.ports import (
     RIDER_TASK_FINAL_STATES,
     BackendRepository,
     CompareReport,
+    LedgerEntry,
     RiderTaskRecord,
     TrackPoint,
 )
@@ -207,3 +210,23 @@ class SqlBackendRepository(BackendRepository):
             sa.select(C).where(C.c.backend == backend).order_by(C.c.id.desc()).limit(limit)
         )
         return [_report(r) for r in rows]
+
+    def returns_since(
+        self, locations: Sequence[str], since: datetime, limit: int
+    ) -> list[LedgerEntry]:
+        L = stock_ledger
+        rows = self.conn.execute(
+            sa.select(L)
+            .where(
+                L.c.kind == str(MovementKind.RETURN),
+                L.c.location.in_(list(locations)),
+                L.c.created_at >= since,
+            )
+            .order_by(L.c.id)
+            .limit(limit)
+        )
+        return [
+            LedgerEntry(r.id, r.location, r.sku, MovementKind(r.kind), r.qty, r.reference,
+                        r.created_at)
+            for r in rows
+        ]
