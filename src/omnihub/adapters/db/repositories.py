@@ -170,12 +170,11 @@ class _KnownLocations:
 
     stamp: tuple[Any, ...]
     locations: tuple[Location, ...]
-    by_code: dict[str, Location]
 
 
 # Per engine (one database): the list is read for every order routed, and changes rarely.
-# Locations are only ever added (never changed or removed), so one found here still exists as
-# it was, and the stamp changes whenever one is added, by this process or any other.
+# Locations are only ever added, never changed, so the stamp changes whenever the list does,
+# by this process or any other (or when the table is emptied and filled again).
 _known_locations: weakref.WeakKeyDictionary[Engine, _KnownLocations] = (
     weakref.WeakKeyDictionary()
 )
@@ -211,9 +210,6 @@ class SqlLocationRepository(LocationRepository):
         )
 
     def get(self, code: str) -> Location | None:
-        known = _known_locations.get(self.conn.engine)
-        if known is not None and code in known.by_code:
-            return known.by_code[code]
         row = self.conn.execute(_LOCATION, {"code": code}).first()
         return None if row is None else _location(row)
 
@@ -227,9 +223,7 @@ class SqlLocationRepository(LocationRepository):
         # the rows but not the count, and such a pair is not kept
         if not self._added and len(found) == stamp[0]:
             with _known_locations_lock:
-                _known_locations[self.conn.engine] = _KnownLocations(
-                    stamp, tuple(found), {loc.code: loc for loc in found}
-                )
+                _known_locations[self.conn.engine] = _KnownLocations(stamp, tuple(found))
         return found
 
 
