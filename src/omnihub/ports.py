@@ -531,8 +531,9 @@ class UnitOfWork(abc.ABC):
     def savepoint(self) -> Iterator[None]:
         """A block whose writes are undone, and whose row locks are let go, when it raises.
 
-        This default only runs the block: a caller undoes its writes itself before raising, so
-        an adapter without savepoints (the in-memory fakes) ends up in the same state.
+        A caller undoes its writes itself before raising: this default only runs the block, as
+        does an adapter with no row locks to let go of (the in-memory fakes; SQLite, where a
+        writer holds the whole database until commit), and each ends up in the same state.
         """
         yield
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -65,9 +66,14 @@ def _require_location_and_sku(uow: UnitOfWork, location: str, sku: str) -> None:
         raise NotFound(f"SKU {sku} does not exist", code=ErrorCode.UNKNOWN_SKU)
 
 
-def stock_changed_event(uow: UnitOfWork, sku: str, now: datetime) -> Event:
-    """``stock.changed`` with the SKU's levels after the change (read in the same transaction)."""
-    levels = uow.stock.levels([sku])
+def stock_changed_event(
+    uow: UnitOfWork, sku: str, now: datetime, levels: Sequence[StockLevel] | None = None
+) -> Event:
+    """``stock.changed`` with the SKU's levels after the change: read in the same transaction,
+    or given by a caller that has them (read before, with the rows it changed as its updates
+    returned them), every location of the SKU in location order."""
+    if levels is None:
+        levels = uow.stock.levels([sku])
     return Event(
         ev.STOCK_CHANGED, sku, now,
         {
@@ -153,21 +159,34 @@ def reserve_stock(uow: UnitOfWork, command: ReserveStock, clock: Clock) -> Reser
     if not (1 <= command.ttl_seconds <= MAX_TTL_SECONDS):
         raise InvalidInput(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
     now = clock.now()
+    refused = InsufficientStock(
+        [{"sku": command.sku, "location": command.location, "requested": command.qty}]
+    )
     with uow:
-        _require_location_and_sku(uow, command.location, command.sku)
-        if not uow.stock.try_reserve(command.location, command.sku, command.qty):
-            raise InsufficientStock(
-                [{"sku": command.sku, "location": command.location, "requested": command.qty}]
-            )
+        levels = uow.stock.levels([command.sku])
+        here = next((lv for lv in levels if lv.location == command.location), None)
+        if here is None:
+            # a level exists only for a known location and SKU: without one, say which is not
+            _require_location_and_sku(uow, command.location, command.sku)
+        if here is None or here.available < command.qty:
+            raise refused  # sold out: refused without writing or waiting for the row
         reservation = Reservation(
             id=new_id(), location=command.location, sku=command.sku, qty=command.qty,
             state=ReservationState.ACTIVE, created_at=now,
             expires_at=now + timedelta(seconds=command.ttl_seconds),
         )
         uow.reservations.add(reservation)
+        # The conditional UPDATE decides, last: a flash sale's one hot row is locked from it to
+        # the commit (which writes the outbox). Losing the race rolls the reservation back.
+        after = uow.stock.reserve(command.location, command.sku, command.qty)
+        if after is None:
+            raise refused
         uow.emit(
             reservation_event(ev.RESERVATION_TAKEN, reservation, now),
-            stock_changed_event(uow, command.sku, now),
+            stock_changed_event(
+                uow, command.sku, now,
+                [after if lv.location == after.location else lv for lv in levels],
+            ),
         )
         uow.commit()
     return reservation

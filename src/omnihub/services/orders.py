@@ -66,7 +66,8 @@ def ingest_order(
     clock: Clock,
     policy: RoutingPolicy | None = None,
 ) -> IngestResult:
-    """Store the raw payload, then create the order or apply a newer update of it, exactly once."""
+    """Create the order or apply a newer update of it, exactly once; the raw payload is kept
+    with what became of it."""
     last_error: DomainError | None = None
     for _ in range(INGEST_ATTEMPTS):
         try:
@@ -85,16 +86,12 @@ def _ingest_once(
 ) -> IngestResult:
     now = clock.now()
     with uow:
-        inbound_id = uow.inbound.record(
-            channel=command.channel, kind="order", body=command.raw, received_at=now,
-            result="received",
-        )
         existing = uow.orders.get_by_external(command.channel, command.external_id)
         if existing is not None:
             outcome, code = _apply_update(uow, existing, command, now, policy)
             if outcome is Outcome.UPDATED:
                 uow.orders.save(existing)
-            _finish_inbound(uow, inbound_id, outcome, existing.id)
+            _record_inbound(uow, command, now, outcome, existing.id)
             uow.commit()
             return IngestResult(existing, outcome, code)
         order = _new_order(command, now)
@@ -111,20 +108,27 @@ def _ingest_once(
             if order.status is not OrderStatus.REFUNDED:  # a return that beat its sale: none
                 _counter_movements(uow, order, MovementKind.SALE, now)
             uow.orders.save(order)
-            _finish_inbound(uow, inbound_id, Outcome.CREATED, order.id)
+            _record_inbound(uow, command, now, Outcome.CREATED, order.id)
             uow.commit()
             return IngestResult(order, Outcome.CREATED)
         routed = routing.route_order(uow, order, now, policy)
         if routed.changed:
             uow.orders.save(order)
         outcome = Outcome.HELD if order.status is OrderStatus.HELD else Outcome.CREATED
-        _finish_inbound(uow, inbound_id, outcome, order.id)
+        _record_inbound(uow, command, now, outcome, order.id)
         uow.commit()
         return IngestResult(order, outcome, routed.pickup_code)
 
 
-def _finish_inbound(uow: UnitOfWork, inbound_id: int, outcome: Outcome, order_id: str) -> None:
-    uow.inbound.mark(inbound_id, result=str(outcome), order_id=order_id)
+def _record_inbound(
+    uow: UnitOfWork, command: IngestOrder, received_at: datetime, outcome: Outcome, order_id: str
+) -> None:
+    """The raw payload with what became of it, written once in the transaction that applied it
+    (a rejected one is kept by ``_record_rejected`` after the rollback)."""
+    uow.inbound.record(
+        channel=command.channel, kind="order", body=command.raw, received_at=received_at,
+        result=str(outcome), order_id=order_id,
+    )
 
 
 def _record_rejected(uow: UnitOfWork, command: IngestOrder, clock: Clock, error: str) -> None:

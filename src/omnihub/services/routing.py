@@ -10,7 +10,7 @@ from typing import Any
 
 from omnihub.domain import events as ev
 from omnihub.domain.errors import Conflict, DomainError, ErrorCode, NotFound
-from omnihub.domain.inventory import MovementKind, Reservation, ReservationState
+from omnihub.domain.inventory import MovementKind, Reservation, ReservationState, StockLevel
 from omnihub.domain.locations import DeliveryMode, Location
 from omnihub.domain.orders import HOLDS_STOCK, HoldReason, Order, OrderStatus
 from omnihub.domain.routing.fulfilment import (
@@ -183,10 +183,12 @@ def _source_and_reserve(
         load = index.availability({(k, "_load"): v for k, v in load_by_node.items()}, ["_load"])[
             "_load"
         ]
-        levels = {(lv.location, lv.sku): lv.available for lv in uow.stock.levels(skus)}
+        levels = uow.stock.levels(skus)
+        available = {(lv.location, lv.sku): lv.available for lv in levels}
         try:
             decision = source(
-                request, index, index.availability(levels, skus), load=load, weights=policy.weights
+                request, index, index.availability(available, skus), load=load,
+                weights=policy.weights,
             )
         except RoutingError as exc:
             reason = _routing_error_reason(exc)
@@ -202,7 +204,7 @@ def _source_and_reserve(
         if order.delivery is DeliveryMode.PICKUP:
             window = policy.pickup_pay_seconds if unpaid_pickup else policy.pickup_collect_seconds
             expires = now + timedelta(seconds=window)
-        if _reserve(uow, order, decision, now, expires):
+        if _reserve(uow, order, decision, now, expires, levels):
             explanation = dict(decision.explanation, attempt=attempt)
             if upgrade is not None:
                 explanation["service"] = {
@@ -235,28 +237,39 @@ class _RaceLost(Exception):
 
 
 def _reserve(
-    uow: UnitOfWork, order: Order, decision: Decision, now: datetime, expires: datetime | None
+    uow: UnitOfWork,
+    order: Order,
+    decision: Decision,
+    now: datetime,
+    expires: datetime | None,
+    levels: Sequence[StockLevel],
 ) -> bool:
     """Take every row of the plan or none; rows in (location, sku) order against deadlocks.
 
     A lost race is undone in a savepoint, which also lets go of the rows this attempt locked:
     kept until commit, they would break the lock order of the next attempt's plan, and orders
     re-planning at the same time deadlocked on PostgreSQL.
+
+    ``levels`` are those the plan was made from; with the rows taken as their updates left
+    them, they are the SKUs' levels for ``stock.changed``, without reading them again.
     """
     items = sorted(decision.plan or [], key=lambda i: (i.location, i.sku, i.line_no))
+    after = {(lv.location, lv.sku): lv for lv in levels}
     taken: list[PlanItem] = []
     try:
         with uow.savepoint():
             for item in items:
-                if not uow.stock.try_reserve(item.location, item.sku, item.qty):
+                level = uow.stock.reserve(item.location, item.sku, item.qty)
+                if level is None:
                     for done in taken:
                         uow.stock.unreserve(done.location, done.sku, done.qty)
                     raise _RaceLost
                 taken.append(item)
+                after[(item.location, item.sku)] = level
     except _RaceLost:
         return False
-    for item in items:
-        reservation = Reservation(
+    reservations = [
+        Reservation(
             id=new_id(),
             location=item.location,
             sku=item.sku,
@@ -266,10 +279,13 @@ def _reserve(
             expires_at=expires,
             order_id=order.id,
         )
-        uow.reservations.add(reservation)
-        uow.emit(reservation_event(ev.RESERVATION_TAKEN, reservation, now))
+        for item in items
+    ]
+    uow.reservations.add_all(reservations)
+    uow.emit(*(reservation_event(ev.RESERVATION_TAKEN, r, now) for r in reservations))
     for sku in sorted({item.sku for item in items}):
-        uow.emit(stock_changed_event(uow, sku, now))
+        sku_levels = [after[key] for key in sorted(after) if key[1] == sku]
+        uow.emit(stock_changed_event(uow, sku, now, sku_levels))
     return True
 
 
