@@ -16,8 +16,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ from omnihub.domain.inventory import MovementKind
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
 from omnihub.domain.orders import Address, OrderStatus, Payment
 from omnihub.domain.values import Money
+from omnihub.entrypoints.workers import Reactions
 from omnihub.ports import BusUnavailable, Clock, Envelope
 from omnihub.services import catalog, inventory, locations
 from omnihub.services import orders as order_services
@@ -127,7 +128,8 @@ def outbox_rows(engine: Engine) -> list[sa.Row]:
 
 
 def undelivered(engine: Engine) -> list[int]:
-    with engine.connect() as conn:
+    # a reader, as the hub's are: on SQLite it must not wait for the relay's write lock
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         return [
             row.id
             for row in conn.execute(
@@ -402,6 +404,76 @@ def test_a_hub_subscriber_that_fails_keeps_the_events_in_the_outbox_until_it_suc
     assert drain(store, bus.publish, limit=500) == 5
     assert undelivered(engine) == []
     assert len(set(calls)) == 5
+
+
+def _hub_reactions(engine: Engine) -> tuple[IntegrationStore, MemoryBus]:
+    """The hub's stock and webhook reactions on the in-process bus, one channel, one
+    subscriber to every event."""
+    store = IntegrationStore(engine)
+    store.add_channel(
+        {"code": "jd", "adapter": "generic", "endpoint": "http://127.0.0.1:9/jd",
+         "secret": "jd-secret-0123456789ab", "allocation_ratio": 1.0, "buffer": 0,
+         "locations": [], "created_at": NOW}
+    )  # fmt: skip
+    store.add_subscription("erp", "http://127.0.0.1:9/erp", ["*"], "erp-secret-0123456789", NOW)
+    reactions = Reactions(store)
+    bus = MemoryBus()
+    bus.subscribe_batch("webhooks", ["*"], reactions.fan_out_many)
+    bus.subscribe_batch("stock-sync", ["stock.*"], reactions.stock_changed_many)
+    return store, bus
+
+
+@contextlib.contextmanager
+def write_transactions(engine: Engine) -> Iterator[list[str]]:
+    """The write transactions begun on an SQLite engine (each takes the write lock)."""
+    begun: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begun.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield begun
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_on_sqlite_a_relay_batch_and_the_reactions_it_ran_take_the_write_lock_once(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the database: each writer has its own")
+    fill_outbox(engine, 30, skus=4)
+    store, bus = _hub_reactions(engine)
+    with write_transactions(engine) as begun:
+        assert store.relay_batch(bus.publish, NOW) == 30
+    assert len(begun) == 1
+    assert undelivered(engine) == []
+    assert set(store.stock_rows("jd")) == {f"SKU-{n}" for n in range(4)}
+    assert len(store.deliveries(endpoint="webhook:erp", limit=100)) == 30
+    # idle: the relay and the delivery loops look with a read, and take no lock
+    with write_transactions(engine) as begun:
+        assert store.relay_batch(bus.publish, NOW) == 0
+        assert store.claim_due(NOW - timedelta(days=1), 32) == []
+    assert begun == []
+
+
+def test_on_sqlite_the_reactions_of_a_failed_publish_write_nothing(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's reactions commit on their own connections")
+    fill_outbox(engine, 10)
+    store, bus = _hub_reactions(engine)
+
+    def broken(envelopes: list[Envelope]) -> None:
+        raise RuntimeError("a subscriber after the stock sync failed")
+
+    bus.subscribe_batch("order-status", ["*"], broken)
+    with pytest.raises(BusUnavailable):
+        store.relay_batch(bus.publish, NOW)
+    assert len(undelivered(engine)) == 10
+    assert store.stock_rows("jd") == {}
+    assert store.deliveries(limit=100) == []
 
 
 @pytest.mark.postgres

@@ -3,8 +3,10 @@ subscriptions, channels and what each channel was told about stock."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,12 +103,34 @@ class IntegrationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self._relaying = threading.local()
 
     def _read(self) -> sa.Connection:
         conn = self.engine.connect()
         if not self.postgres:
             conn = conn.execution_options(sqlite_begin="DEFERRED")
         return conn
+
+    def _write(self, work: Callable[[sa.Connection], int]) -> int:
+        """Run ``work`` in a write transaction of its own; or, on the thread of an SQLite
+        relay batch that is publishing, with that batch's (the in-process bus runs the hub's
+        reactions there: their writes and the events marked delivered then take the write lock
+        once, and commit together). Returns what ``work`` returns; when it is left to the
+        batch, 0 (not known yet)."""
+        batch: list[Callable[[sa.Connection], int]] | None = getattr(self._relaying, "writes", None)
+        if batch is not None:
+            batch.append(work)
+            return 0
+        with self.engine.begin() as conn:
+            return work(conn)
+
+    @contextlib.contextmanager
+    def _collecting(self, writes: list[Callable[[sa.Connection], int]]) -> Iterator[None]:
+        self._relaying.writes = writes
+        try:
+            yield
+        finally:
+            self._relaying.writes = None
 
     # -- the outbox relay -------------------------------------------------------------------
     def relay_batch(
@@ -115,14 +139,12 @@ class IntegrationStore:
         """Publish the oldest undelivered events and mark them delivered once acknowledged.
 
         PostgreSQL: the rows are locked (SKIP LOCKED) while publishing, so several relays share
-        the work. SQLite runs one relay; it reads, publishes, then marks.
+        the work. SQLite runs one relay; it reads, publishes, then takes the write lock once for
+        the batch: the writes of the reactions the in-process bus ran while publishing, and the
+        events marked delivered. A failed publish writes nothing.
         """
-        query = (
-            sa.select(outbox)
-            .where(outbox.c.delivered_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+        undelivered = outbox.c.delivered_at.is_(None)
+        query = sa.select(outbox).where(undelivered).order_by(outbox.c.id).limit(limit)
         if self.postgres:
             with self.engine.begin() as conn:
                 rows = list(conn.execute(query.with_for_update(skip_locked=True)))
@@ -134,12 +156,16 @@ class IntegrationStore:
                         .values(delivered_at=now)
                     )
                 return len(rows)
-        with self._read() as conn, conn.begin():
+        with self._read() as conn, conn.begin():  # idle: no write lock taken
             rows = list(conn.execute(query))
         if not rows:
             return 0
-        publish([envelope(r) for r in rows])
+        writes: list[Callable[[sa.Connection], int]] = []
+        with self._collecting(writes):
+            publish([envelope(r) for r in rows])
         with self.engine.begin() as conn:
+            for work in writes:
+                work(conn)
             conn.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_([r.id for r in rows]))
@@ -345,11 +371,11 @@ class IntegrationStore:
 
     # -- deliveries (the connector runtime's queue) -----------------------------------------
     def enqueue(self, items: Sequence[dict[str, Any]], now: datetime) -> int:
-        """Queue deliveries; one per (endpoint, event id) however often an event arrives."""
+        """Queue deliveries; one per (endpoint, event id) however often an event arrives. The
+        number queued (0 when written with the relay's batch, see ``_write``)."""
         if not items:
             return 0
-        with self.engine.begin() as conn:
-            return self._insert_deliveries(conn, items, now)
+        return self._write(lambda conn: self._insert_deliveries(conn, items, now))
 
     def _insert_deliveries(
         self, conn: sa.Connection, items: Sequence[dict[str, Any]], now: datetime
@@ -382,6 +408,9 @@ class IntegrationStore:
             .order_by(D.c.next_attempt_at, D.c.id)
             .limit(limit)
         )
+        with self._read() as conn, conn.begin():  # idle: no write lock taken
+            if conn.execute(query.with_only_columns(D.c.id)).first() is None:
+                return []
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
@@ -525,9 +554,13 @@ class IntegrationStore:
     def want_stock_many(self, wants: Sequence[tuple[str, str, int, int]], at: datetime) -> None:
         """``want_stock`` for several (channel, sku, qty, version) in one transaction: a stock
         change for every channel at once (a commit per channel made the relay the bottleneck)."""
-        with self.engine.begin() as conn:
+
+        def want(conn: sa.Connection) -> int:
             for channel, sku, qty, version in wants:
                 self._want(conn, channel, sku, qty, version, at)
+            return len(wants)
+
+        self._write(want)
 
     def _want(
         self, conn: sa.Connection, channel: str, sku: str, qty: int, version: int, at: datetime
