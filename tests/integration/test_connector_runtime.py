@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.integration import DEAD, DELIVERED, PENDING, Delivery, IntegrationStore
 from omnihub.adapters.http.connector import CircuitBreaker, ConnectorRuntime, RetryPolicy
-from omnihub.entrypoints.workers import Reactions, flush_stock
+from omnihub.entrypoints.workers import Reactions, StockFlusher, flush_stock
 
 pytestmark = pytest.mark.integration
 
@@ -618,3 +618,104 @@ def test_the_full_compare_pushes_a_drifted_value_again_as_a_new_delivery(
     store.succeeded(again[0].id, 200, 1.0, _now())
     store.stock_acked("jd", "TEA-1", 5, 10, _now())
     assert store.requeue_drift() == 0
+
+
+def test_a_value_waits_since_its_first_change_and_the_changes_meanwhile_ride_on_its_push(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    first = _now() - timedelta(hours=1)
+    store.want_stock("jd", "TEA-1", 5, 10, first)
+    store.want_stock("jd", "TEA-1", 3, 11, first + timedelta(seconds=0.3))
+    # not waited long enough yet: the second change did not restart the wait, nor end it
+    assert flush_stock(store, waiting_since=first - timedelta(milliseconds=1)) == 0
+    assert store.stock_waiting_since("jd", "TEA-1") == first
+    assert flush_stock(store, waiting_since=first) == 1
+    (push,) = store.deliveries(limit=10)
+    assert (push.event_id, push.payload["quantity"]) == ("stock:TEA-1:11", 3)
+    # the next change waits from when it came, not from the first one's time
+    later = first + timedelta(seconds=5)
+    store.succeeded(push.id, 200, 1.0, _now())
+    store.want_stock("jd", "TEA-1", 8, 12, later)
+    assert store.stock_waiting_since("jd", "TEA-1") == later
+    assert flush_stock(store, waiting_since=first + timedelta(seconds=1)) == 0
+    assert flush_stock(store, waiting_since=later) == 1
+
+
+def test_a_delivered_stock_push_is_the_channel_acknowledging_its_value(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    store.want_stock("jd", "TEA-1", 5, 10, _now())
+    assert flush_stock(store) == 1
+    (push,) = store.deliveries(limit=10)
+    store.succeeded(push.id, 200, 1.0, _now())
+    assert store.stock_rows("jd") == {"TEA-1": (5, 5)}
+    assert store.sync_status("jd")["in_sync"] == 1
+
+
+def _flusher(store: IntegrationStore, wait: timedelta) -> StockFlusher:
+    return StockFlusher(store, Reactions(store), wait)
+
+
+def test_a_value_that_fell_due_during_its_push_goes_when_that_push_is_acknowledged(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    flusher = _flusher(store, timedelta(0))  # every waiting value is due at once
+    store.want_stock("jd", "TEA-1", 5, 10, _now())
+    flusher.flush()
+    assert flusher.queued.is_set()  # the delivery loops are woken for it
+    flusher.queued.clear()
+    (first,) = store.deliveries(status=PENDING, limit=10)
+    store.want_stock("jd", "TEA-1", 3, 11, _now())
+    flusher.flush()  # 10 is in flight: 11 may not overtake it
+    assert [d.event_id for d in store.deliveries(status=PENDING, limit=10)] == [first.event_id]
+    assert not flusher.queued.is_set()
+    store.succeeded(first.id, 200, 1.0, _now())
+    flusher.acked("jd", "TEA-1")
+    newest = store.deliveries(status=PENDING, limit=10)
+    assert [(d.event_id, d.payload["quantity"]) for d in newest] == [("stock:TEA-1:11", 3)]
+    assert flusher.queued.is_set()
+
+
+def test_a_value_not_due_yet_is_left_to_the_flusher_when_the_push_before_it_is_acknowledged(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    flusher = _flusher(store, timedelta(hours=1))
+    store.want_stock("jd", "TEA-1", 5, 10, _now() - timedelta(hours=2))
+    flusher.flush()
+    (first,) = store.deliveries(status=PENDING, limit=10)
+    store.want_stock("jd", "TEA-1", 3, 11, _now())
+    store.succeeded(first.id, 200, 1.0, _now())
+    flusher.acked("jd", "TEA-1")
+    assert store.deliveries(status=PENDING, limit=10) == []
+    # the flusher's next turn is when 11 has waited its hour, no later than the wait
+    assert 0 < flusher.flush() <= flusher.wait_seconds
+    assert store.deliveries(status=PENDING, limit=10) == []
+
+
+def test_an_idle_flusher_looks_again_within_its_wait(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    flusher = _flusher(store, timedelta(seconds=0.5))
+    assert flusher.flush() == 0.5
+    assert store.deliveries(limit=10) == []
+
+
+def test_the_full_compare_leaves_a_push_in_flight_to_its_acknowledgement(
+    store: IntegrationStore, receiver: Receiver
+) -> None:
+    _channel(store, "jd", receiver)
+    store.want_stock("jd", "TEA-1", 5, 10, _now())
+    assert flush_stock(store) == 1
+    # queued, not acknowledged: it looks drifted, but a second push beside it could land first
+    assert store.requeue_drift() == 0
+    store.want_stock("jd", "TEA-1", 3, 11, _now())
+    assert flush_stock(store) == 0
+    (first,) = store.deliveries(status=PENDING, limit=10)
+    assert first.event_id == "stock:TEA-1:10"
+    store.succeeded(first.id, 200, 1.0, _now())
+    assert flush_stock(store) == 1

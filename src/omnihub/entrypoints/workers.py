@@ -19,7 +19,7 @@ import httpx
 from omnihub.adapters.bus import create_bus
 from omnihub.adapters.channels import adapter_for, channel_config
 from omnihub.adapters.channels.transport import fetcher, pages
-from omnihub.adapters.db.integration import IntegrationStore
+from omnihub.adapters.db.integration import IntegrationStore, StockPush
 from omnihub.adapters.http.connector import ConnectorRuntime, RetryPolicy
 from omnihub.bootstrap import Hub
 from omnihub.domain import events as ev
@@ -121,8 +121,9 @@ class Reactions:
             for channel in channels
         ]
         if wants:
-            occurred = max(datetime.fromisoformat(e["occurred_at"]) for e in newest.values())
-            self.store.want_stock_many(wants, occurred)
+            # since when a value waits is when the hub learned of it: a push of a SKU then
+            # follows the one before by at least the flusher's wait, however late the events
+            self.store.want_stock_many(wants, _now())
 
     def order_status(self, envelope: Envelope) -> None:
         self.order_status_many([envelope])
@@ -193,39 +194,111 @@ class Reactions:
             }]
 
 
-def flush_stock(store: IntegrationStore, limit: int = 2000) -> int:
-    """Queue one push per (channel, SKU) with its newest value: a burst of changes between two
-    flushes becomes a single push."""
-    rows = store.stock_to_push(limit)
-    channels = {c["code"]: c for c in store.channels()}
-    queued = 0
-    for row in rows:
-        channel = channels.get(row.channel)
-        if channel is None or not channel.get("endpoint"):
-            continue
-        payload: dict[str, Any] = {
-            "channel": row.channel,
-            "sku": row.sku,
-            "quantity": row.wanted,
-            "version": row.wanted_version,
-        }
-        if channel["adapter"] != "generic":
-            # the platform knows its own item ids: those mapped to this SKU (none: not sold
-            # there, nothing to push, but the value counts as sent so the SKU is not re-read)
-            payload["channel_skus"] = store.channel_skus(row.channel, row.sku)
-            if not payload["channel_skus"]:
-                store.mark_queued(row.channel, row.sku, row.wanted_version)
-                continue
-        item = {
-            "endpoint": f"channel:{row.channel}",
-            "url": channel["endpoint"].rstrip("/") + "/stock",
-            "event_id": f"stock:{row.sku}:{row.wanted_version}"
-            + (f":r{row.repushes}" if row.repushes else ""),
-            "event_type": "stock.push",
-            "payload": payload,
-        }
-        queued += store.queue_push(row, item, _now())
-    return queued
+def stock_push(
+    channel: dict[str, Any] | None, row: Any, channel_skus: Callable[[str, str], list[str]]
+) -> StockPush | None:
+    """The push of a (channel, SKU)'s newest value; None while the channel has nowhere to
+    push to."""
+    if channel is None or not channel.get("endpoint"):
+        return None
+    payload: dict[str, Any] = {
+        "channel": row.channel,
+        "sku": row.sku,
+        "quantity": row.wanted,
+        "version": row.wanted_version,
+    }
+    if channel["adapter"] != "generic":
+        # the platform knows its own item ids: those mapped to this SKU (none: not sold
+        # there, nothing to push, but the value counts as sent so the SKU is not re-read)
+        payload["channel_skus"] = channel_skus(row.channel, row.sku)
+        if not payload["channel_skus"]:
+            return StockPush(None)
+    return StockPush({
+        "endpoint": f"channel:{row.channel}",
+        "url": channel["endpoint"].rstrip("/") + "/stock",
+        "event_id": f"stock:{row.sku}:{row.wanted_version}"
+        + (f":r{row.repushes}" if row.repushes else ""),
+        "event_type": "stock.push",
+        "payload": payload,
+    })  # fmt: skip
+
+
+def flush_stock(
+    store: IntegrationStore,
+    limit: int = 2000,
+    *,
+    channels: list[dict[str, Any]] | None = None,
+    waiting_since: datetime | None = None,
+    pairs: list[tuple[str, str]] | None = None,
+) -> int:
+    """Queue one push per (channel, SKU) with its newest value (those waiting since
+    ``waiting_since`` or before, all when None; only ``pairs`` when given), in one
+    transaction: the changes of a SKU since its last push become a single push."""
+    by_code = {c["code"]: c for c in (store.channels() if channels is None else channels)}
+    return store.queue_pushes(
+        lambda row, skus: stock_push(by_code.get(row.channel), row, skus),
+        _now(),
+        waiting_since=waiting_since,
+        pairs=pairs,
+        limit=limit,
+    )
+
+
+@dataclass
+class StockFlusher:
+    """Pushes each (channel, SKU) ``wait`` after the hub learned of its first change not
+    pushed yet, with the newest value by then: the changes that come meanwhile ride on the
+    same push. So a channel gets at most one push of a SKU per ``wait`` (plus its push's round
+    trip), and a change waits about ``wait`` for it, not a whole flush period.
+
+    One push in flight per (channel, SKU): a value that falls due while its push is in flight
+    is queued when that push is acknowledged (``acked``), not at the flusher's next turn."""
+
+    store: IntegrationStore
+    reactions: Reactions
+    wait: timedelta
+    queued: threading.Event = field(default_factory=threading.Event)
+    """set when pushes were queued (the delivery loops wake up for them)"""
+
+    #: the flusher sleeps at least this long between two turns (due pushes are batched)
+    TICK_SECONDS = 0.02
+
+    def flush(self) -> float:
+        """Queue the pushes that are due; the seconds until the next falls due."""
+        now = _now()
+        waiting = self.store.stock_waiting()
+        channels = self.reactions.channels()
+        if not {channel for channel, _, _ in waiting} <= {c["code"] for c in channels}:
+            channels = self.reactions.channels(fresh=True)  # one created a moment ago
+        pushed_to = {c["code"] for c in channels if c.get("endpoint")}
+        waiting = [w for w in waiting if w[0] in pushed_to]
+        due = [(channel, sku) for channel, sku, since in waiting if since + self.wait <= now]
+        if due and flush_stock(
+            self.store, channels=channels, waiting_since=now - self.wait, pairs=due
+        ):
+            self.queued.set()
+        upcoming = [since + self.wait for _, _, since in waiting if since + self.wait > now]
+        pause = (min(upcoming) - _now()).total_seconds() if upcoming else self.wait_seconds
+        return min(max(pause, self.TICK_SECONDS), self.wait_seconds)
+
+    def acked(self, channel: str, sku: str) -> None:
+        """A push of (channel, SKU) was acknowledged: a newer value that fell due while it was
+        in flight goes now."""
+        waiting_since = self.store.stock_waiting_since(channel, sku)
+        now = _now()
+        if waiting_since is None or waiting_since + self.wait > now:
+            return  # nothing waits, or the flusher's turn for it is still to come
+        if flush_stock(
+            self.store,
+            channels=self.reactions.channels(),
+            waiting_since=now - self.wait,
+            pairs=[(channel, sku)],
+        ):
+            self.queued.set()
+
+    @property
+    def wait_seconds(self) -> float:
+        return self.wait.total_seconds()
 
 
 @dataclass
@@ -304,6 +377,7 @@ class Workers:
     store: IntegrationStore
     bus: EventBus
     runtime: ConnectorRuntime
+    flusher: StockFlusher
     relay: bool = True
     backends: BackendWorkers | None = None
     """the back ends' polls, rider tracking and stock compares (entrypoints/backend_workers)"""
@@ -324,7 +398,6 @@ class Workers:
         ]
         loops += [
             ("channel pull", self.hub.settings.pull_seconds, self.puller.pull_all),
-            ("stock flush", self.hub.settings.stock_flush_seconds, self._flush_stock),
             ("full compare", self.hub.settings.full_compare_seconds, self.store.requeue_drift),
             ("replay window", 3600.0, self._forget_messages),
         ]
@@ -332,18 +405,31 @@ class Workers:
             loops += self.backends.loops()
         if self.relay:
             loops.insert(0, ("outbox relay", 0.05, self._relay_once))
-        for name, interval, job in loops:
-            thread = threading.Thread(
-                target=self._loop, args=(name, interval, job), name=name, daemon=True
+        threads = [
+            threading.Thread(
+                target=self._loop,
+                args=(name, interval, job),
+                kwargs={"wake": self.flusher.queued} if name.startswith("deliveries") else {},
+                name=name,
+                daemon=True,
             )
+            for name, interval, job in loops
+        ]
+        threads.append(threading.Thread(target=self._flush_loop, name="stock flush", daemon=True))
+        for thread in threads:
             thread.start()
             self.threads.append(thread)
 
-    def _flush_stock(self) -> int:
-        """One flush per interval even when it queued pushes: the changes of a SKU between two
-        flushes become one push (looping at once while busy would push nearly every change)."""
-        flush_stock(self.store)
-        return 0
+    def _flush_loop(self) -> None:
+        """The flusher's turns are set by what waits: the next (channel, SKU) falling due,
+        never further than its wait away (a change may arrive at any moment)."""
+        while not self.stop.is_set():
+            try:
+                pause = self.flusher.flush()
+            except Exception:  # keep the loop alive; the traceback is logged
+                log.exception("stock flush failed")
+                pause = self.flusher.wait_seconds
+            self.stop.wait(pause)
 
     def _forget_messages(self) -> int:
         """Message ids are kept a week, far longer than any channel's signed-time window (at
@@ -362,15 +448,27 @@ class Workers:
         self.counters["relayed"] += n
         return n
 
-    def _loop(self, name: str, interval: float, job: Callable[[], Any]) -> None:
+    def _loop(
+        self,
+        name: str,
+        interval: float,
+        job: Callable[[], Any],
+        wake: threading.Event | None = None,
+    ) -> None:
+        """Run ``job`` again at once while it finds work, else after ``interval`` (or as soon
+        as ``wake`` is set: work was queued in this process)."""
         while not self.stop.is_set():
             try:
                 busy = job()
             except Exception:  # keep the loop alive; the traceback is logged
                 log.exception("%s failed", name)
                 busy = 0
-            if not busy:
+            if busy:
+                continue
+            if wake is None:
                 self.stop.wait(interval)
+            elif wake.wait(interval):
+                wake.clear()
 
     def close(self) -> None:
         self.stop.set()
@@ -387,6 +485,10 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
     store = IntegrationStore(hub.engine)
     bus = create_bus(hub.settings.bus_url)
     reactions = Reactions(store)
+    # a change waits half the flush interval for the changes after it to join its push
+    flusher = StockFlusher(
+        store, reactions, timedelta(seconds=hub.settings.stock_flush_seconds / 2)
+    )
     bus.subscribe_batch("webhooks", ["*"], reactions.fan_out_many)
     bus.subscribe_batch("stock-sync", ["stock.*"], reactions.stock_changed_many)
     bus.subscribe_batch("order-status", ["order.*"], reactions.order_status_many)
@@ -410,11 +512,8 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         return None
 
     def delivered(delivery: Any, status: int) -> None:
-        if delivery.event_type == "stock.push":
-            payload = delivery.payload
-            store.stock_acked(
-                payload["channel"], payload["sku"], payload["quantity"], payload["version"], _now()
-            )
+        if delivery.event_type == "stock.push":  # its value acknowledged with the outcome
+            flusher.acked(delivery.payload["channel"], delivery.payload["sku"])
 
     def render(delivery: Any) -> list[OutboundRequest] | None:
         kind, _, code = delivery.endpoint.partition(":")
@@ -462,7 +561,7 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         on_delivered=delivered,
         performers={"backend": backends.perform},  # backend:<code> deliveries run exchanges
     )
-    workers = Workers(hub, store, bus, runtime, backends=backends)
+    workers = Workers(hub, store, bus, runtime, flusher, backends=backends)
     workers.relay = _may_relay(hub) if relay is None else relay
     workers.start()
     return workers

@@ -8,7 +8,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,6 +84,10 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def envelope(row: Any) -> Envelope:
     """The event as receivers see it. Stock events carry the outbox sequence as their version:
     it grows with every change of a SKU, so the newest version is the hub's current value."""
@@ -97,6 +101,19 @@ def envelope(row: Any) -> Envelope:
         "sequence": row.id,
         "data": row.data,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class StockPush:
+    """The delivery pushing a (channel, SKU)'s wanted value; ``item`` None: nothing to send
+    (the SKU is not sold there), the value counts as pushed."""
+
+    item: dict[str, Any] | None
+
+
+PushBuilder = Callable[[Any, Callable[[str, str], list[str]]], "StockPush | None"]
+"""The push of a stock_sync row's wanted value, given a lookup of the channel's own item ids
+for a SKU; None leaves the row waiting (the channel has nowhere to push to)."""
 
 
 class IntegrationStore:
@@ -180,10 +197,8 @@ class IntegrationStore:
                     outbox.c.delivered_at.is_(None)
                 )
             ).one()
-        if oldest is not None and oldest.tzinfo is None:
-            from datetime import UTC
-
-            oldest = oldest.replace(tzinfo=UTC)
+        if oldest is not None:
+            oldest = _aware(oldest)
         return int(count), (now - oldest).total_seconds() if oldest else 0.0
 
     def outbox_position(self) -> int:
@@ -254,17 +269,21 @@ class IntegrationStore:
     def channel_skus(self, channel: str, sku: str) -> list[str]:
         """The channel's own item identities mapped to one of our SKUs (usually one)."""
         with self._read() as conn, conn.begin():
-            return list(
-                conn.scalars(
-                    sa.select(external_refs.c.external_id)
-                    .where(
-                        external_refs.c.channel == channel,
-                        external_refs.c.kind == "sku",
-                        external_refs.c.internal_id == sku,
-                    )
-                    .order_by(external_refs.c.external_id)
+            return self._channel_skus(conn, channel, sku)
+
+    @staticmethod
+    def _channel_skus(conn: sa.Connection, channel: str, sku: str) -> list[str]:
+        return list(
+            conn.scalars(
+                sa.select(external_refs.c.external_id)
+                .where(
+                    external_refs.c.channel == channel,
+                    external_refs.c.kind == "sku",
+                    external_refs.c.internal_id == sku,
                 )
+                .order_by(external_refs.c.external_id)
             )
+        )
 
     def shipments(self, order_id: str) -> list[tuple[str | None, str | None]]:
         """(carrier, tracking number) of each fulfilment of an order, in creation order."""
@@ -424,35 +443,52 @@ class IntegrationStore:
         return [_delivery(r) for r in rows]
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write the results of a batch of attempts in one transaction."""
+        """Write the results of a batch of attempts in one transaction; a stock push
+        delivered is the channel acknowledging its value (``stock_acked``), in the same one."""
         if not outcomes:
             return
         with self.engine.begin() as conn:
-            for o in outcomes:
-                values: dict[str, Any]
-                if o.postpone_until is not None:
-                    values = {"next_attempt_at": o.postpone_until}
-                elif o.error is None:
-                    values = {
-                        "status": DELIVERED,
-                        "attempts": D.c.attempts + 1,
-                        "last_status": o.status,
-                        "latency_ms": o.latency_ms,
-                        "finished_at": o.at,
-                        "last_error": None,
-                    }
+            self._record(conn, outcomes)
+            delivered = [o for o in outcomes if o.postpone_until is None and o.error is None]
+            if delivered:
+                at = {o.delivery_id: o.at for o in delivered}
+                pushes = conn.execute(
+                    sa.select(D.c.id, D.c.payload).where(
+                        D.c.id.in_(list(at)), D.c.event_type == "stock.push"
+                    )
+                )
+                for id_, push in pushes:
+                    self._ack(
+                        conn, push["channel"], push["sku"], int(push["quantity"]),
+                        int(push["version"]), at[id_],
+                    )  # fmt: skip
+
+    def _record(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
+        for o in outcomes:
+            values: dict[str, Any]
+            if o.postpone_until is not None:
+                values = {"next_attempt_at": o.postpone_until}
+            elif o.error is None:
+                values = {
+                    "status": DELIVERED,
+                    "attempts": D.c.attempts + 1,
+                    "last_status": o.status,
+                    "latency_ms": o.latency_ms,
+                    "finished_at": o.at,
+                    "last_error": None,
+                }
+            else:
+                values = {
+                    "attempts": D.c.attempts + 1,
+                    "last_error": o.error[:2000],
+                    "last_status": o.status,
+                    "latency_ms": o.latency_ms,
+                }
+                if o.retry_at is None:
+                    values.update(status=DEAD, finished_at=o.at)
                 else:
-                    values = {
-                        "attempts": D.c.attempts + 1,
-                        "last_error": o.error[:2000],
-                        "last_status": o.status,
-                        "latency_ms": o.latency_ms,
-                    }
-                    if o.retry_at is None:
-                        values.update(status=DEAD, finished_at=o.at)
-                    else:
-                        values.update(next_attempt_at=o.retry_at)
-                conn.execute(sa.update(D).where(D.c.id == o.delivery_id).values(**values))
+                    values.update(next_attempt_at=o.retry_at)
+            conn.execute(sa.update(D).where(D.c.id == o.delivery_id).values(**values))
 
     def succeeded(self, delivery_id: int, status: int, latency_ms: float, now: datetime) -> None:
         self.record([Outcome(delivery_id, now, status=status, latency_ms=latency_ms)])
@@ -546,6 +582,9 @@ class IntegrationStore:
             return [(e, s, int(n), int(a or 0)) for e, s, n, a in rows]
 
     # -- stock sync -------------------------------------------------------------------------
+    # A (channel, SKU) row is waiting when its wanted version is newer than the one queued;
+    # ``wanted_at`` is when the hub learned of the first change not queued yet (the changes
+    # after it, until the push is queued, ride on the same push).
     def want_stock(self, channel: str, sku: str, qty: int, version: int, at: datetime) -> None:
         """Remember the newest quantity a channel should show; an older version changes
         nothing (events may arrive out of order or twice)."""
@@ -565,10 +604,17 @@ class IntegrationStore:
     def _want(
         self, conn: sa.Connection, channel: str, sku: str, qty: int, version: int, at: datetime
     ) -> None:
+        waiting = S.c.wanted_version > S.c.queued_version
+        learned_at = sa.bindparam("learned_at", at, type_=S.c.wanted_at.type)
         changed = conn.execute(
             sa.update(S)
             .where(S.c.channel == channel, S.c.sku == sku, S.c.wanted_version < version)
-            .values(wanted=qty, wanted_version=version, wanted_at=at)
+            .values(
+                wanted=qty,
+                wanted_version=version,
+                # already waiting: it waits since its first change, not since this one
+                wanted_at=sa.case((waiting, S.c.wanted_at), else_=learned_at),
+            )
         ).rowcount
         if changed:
             return
@@ -598,105 +644,180 @@ class IntegrationStore:
                 )
             )
 
+    def _pushing(self, conn: sa.Connection) -> set[tuple[str, str]]:
+        """(channel, SKU) pairs with a stock push queued and not settled (delivered or dead):
+        read from the few pending deliveries, by the push's own channel and SKU."""
+        rows = conn.execute(
+            sa.select(D.c.payload).where(D.c.status == PENDING, D.c.event_type == "stock.push")
+        )
+        return {(p["channel"], p["sku"]) for (p,) in rows}
+
+    def stock_waiting(self, limit: int = 2000) -> list[tuple[str, str, datetime]]:
+        """(channel, SKU, waiting since) of the rows with a value to push and no push of theirs
+        in flight, the longest waiting first: a read, so an idle flusher takes no lock."""
+        with self._read() as conn, conn.begin():
+            pushing = self._pushing(conn)
+            rows = conn.execute(
+                sa.select(S.c.channel, S.c.sku, S.c.wanted_at)
+                .where(S.c.wanted_version > S.c.queued_version)
+                .order_by(S.c.wanted_at)
+                .limit(limit + len(pushing))
+            )
+            return [
+                (r.channel, r.sku, _aware(r.wanted_at))
+                for r in rows
+                if (r.channel, r.sku) not in pushing
+            ]
+
     def stock_to_push(self, limit: int) -> list[Any]:
         """(channel, SKU) rows with a newer value to push and no push of theirs still waiting:
         one push at a time per (channel, SKU), so an older value retried late never lands on
         the channel after a newer one (the channel would keep it while the hub, having the
         newer acknowledgement, believes it in sync)."""
-        pushed = (
-            sa.literal("stock:") + S.c.sku + sa.literal(":")
-            + sa.cast(S.c.queued_version, sa.String)
-        )
-        waiting = (
-            sa.select(D.c.id)
-            .where(
-                D.c.endpoint == sa.literal("channel:") + S.c.channel,
-                sa.or_(D.c.event_id == pushed, D.c.event_id.like(pushed + sa.literal(":r%"))),
-                D.c.status == PENDING,
-            )
-            .exists()
-        )
         with self._read() as conn, conn.begin():
-            return list(
-                conn.execute(
-                    sa.select(S)
-                    .where(S.c.wanted_version > S.c.queued_version, ~waiting)
-                    .order_by(S.c.wanted_at)
-                    .limit(limit)
-                )
+            pushing = self._pushing(conn)
+            rows = conn.execute(
+                sa.select(S)
+                .where(S.c.wanted_version > S.c.queued_version)
+                .order_by(S.c.wanted_at)
+                .limit(limit + len(pushing))
             )
+            return [r for r in rows if (r.channel, r.sku) not in pushing][:limit]
 
-    def queue_push(self, row: Any, item: dict[str, Any], now: datetime) -> bool:
-        """Queue the push of ``row``'s wanted value unless another flusher queued one for this
-        (channel, SKU) since ``row`` was read (compare-and-set on the queued version)."""
+    def queue_pushes(
+        self,
+        build: PushBuilder,
+        now: datetime,
+        *,
+        waiting_since: datetime | None = None,
+        pairs: Sequence[tuple[str, str]] | None = None,
+        limit: int = 2000,
+    ) -> int:
+        """Queue, in one transaction, the push of the newest value of every (channel, SKU)
+        waiting since ``waiting_since`` or before (all when None; only ``pairs`` when given)
+        with no push of its own in flight. The rows are locked first (PostgreSQL: SKIP LOCKED,
+        another flusher takes the others; SQLite: the write lock), then the pushes in flight
+        read, so no second push of a (channel, SKU) is ever queued beside one not settled.
+        Returns the number of deliveries queued."""
+        query = sa.select(S).where(S.c.wanted_version > S.c.queued_version)
+        if waiting_since is not None:
+            query = query.where(S.c.wanted_at <= waiting_since)
+        if pairs is not None:
+            if not pairs:
+                return 0
+            query = query.where(sa.tuple_(S.c.channel, S.c.sku).in_(list(pairs)))
+        query = query.order_by(S.c.wanted_at).limit(limit)
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
-            taken = conn.execute(
-                sa.update(S)
-                .where(
-                    S.c.channel == row.channel,
-                    S.c.sku == row.sku,
-                    S.c.queued_version == row.queued_version,
-                )
-                .values(queued_version=row.wanted_version)
-            ).rowcount
-            if taken != 1:
-                return False
-            self._insert_deliveries(conn, [item], now)
-        return True
+            rows = list(conn.execute(query))
+            if not rows:
+                return 0
+            pushing = self._pushing(conn)  # after the locks: a statement of its own
 
-    def mark_queued(self, channel: str, sku: str, version: int) -> None:
+            def channel_skus(channel: str, sku: str) -> list[str]:
+                return self._channel_skus(conn, channel, sku)
+
+            items = []
+            for row in rows:
+                if (row.channel, row.sku) in pushing:
+                    continue
+                push = build(row, channel_skus)
+                if push is None:
+                    continue
+                taken = conn.execute(
+                    sa.update(S)
+                    .where(
+                        S.c.channel == row.channel,
+                        S.c.sku == row.sku,
+                        S.c.queued_version == row.queued_version,
+                    )
+                    .values(queued_version=row.wanted_version)
+                ).rowcount
+                if taken == 1 and push.item is not None:
+                    items.append(push.item)
+            if items:
+                self._insert_deliveries(conn, items, now)
+        return len(items)
+
+    def stock_acked(
+        self, channel: str, sku: str, qty: int, version: int, at: datetime
+    ) -> datetime | None:
+        """Record what the channel acknowledged. Returns since when a newer value has been
+        waiting for this push to settle (None when none waits)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(S)
-                .where(S.c.channel == channel, S.c.sku == sku, S.c.queued_version < version)
-                .values(queued_version=version)
+            return self._ack(conn, channel, sku, qty, version, at)
+
+    def _ack(
+        self, conn: sa.Connection, channel: str, sku: str, qty: int, version: int, at: datetime
+    ) -> datetime | None:
+        row = conn.execute(
+            sa.select(S.c.wanted_at, S.c.wanted_version, S.c.queued_version).where(
+                S.c.channel == channel, S.c.sku == sku
             )
+        ).first()
+        if row is None:
+            return None
+        wanted_at = _aware(row.wanted_at)
+        lag = (
+            max(0.0, (at - wanted_at).total_seconds() * 1000)
+            if (version == row.wanted_version)
+            else None
+        )
+        values: dict[str, Any] = {"acked": qty, "acked_version": version, "acked_at": at}
+        if lag is not None:
+            values["lag_ms"] = lag
+        conn.execute(
+            sa.update(S)
+            # equal: a re-push of the same version corrects what the channel kept
+            .where(S.c.channel == channel, S.c.sku == sku, S.c.acked_version <= version)
+            .values(**values)
+        )
+        return wanted_at if row.wanted_version > row.queued_version else None
 
-    def stock_acked(self, channel: str, sku: str, qty: int, version: int, at: datetime) -> None:
-        with self.engine.begin() as conn:
+    def stock_waiting_since(self, channel: str, sku: str) -> datetime | None:
+        """Since when a newer value of (channel, SKU) than the one queued has been waiting
+        (None when none waits): a read."""
+        with self._read() as conn, conn.begin():
             row = conn.execute(
-                sa.select(S.c.wanted_at, S.c.wanted_version).where(
-                    S.c.channel == channel, S.c.sku == sku
+                sa.select(S.c.wanted_at).where(
+                    S.c.channel == channel,
+                    S.c.sku == sku,
+                    S.c.wanted_version > S.c.queued_version,
                 )
             ).first()
-            if row is None:
-                return
-            wanted_at = (
-                row.wanted_at if row.wanted_at.tzinfo else row.wanted_at.replace(tzinfo=at.tzinfo)
-            )
-            lag = (
-                max(0.0, (at - wanted_at).total_seconds() * 1000)
-                if (version == row.wanted_version)
-                else None
-            )
-            values: dict[str, Any] = {"acked": qty, "acked_version": version, "acked_at": at}
-            if lag is not None:
-                values["lag_ms"] = lag
-            conn.execute(
-                sa.update(S)
-                # equal: a re-push of the same version corrects what the channel kept
-                .where(S.c.channel == channel, S.c.sku == sku, S.c.acked_version <= version)
-                .values(**values)
-            )
+        return None if row is None else _aware(row.wanted_at)
 
     def requeue_drift(self) -> int:
         """The full compare: every SKU whose acknowledged value differs from what it should
-        be is pushed again (as a new delivery: ``repushes`` names it)."""
+        be is pushed again (as a new delivery: ``repushes`` names it). A (channel, SKU) whose
+        push is still in flight is left to that push's acknowledgement."""
+        drifted = sa.and_(
+            sa.or_(
+                S.c.acked.is_(None),
+                S.c.acked != S.c.wanted,
+                S.c.acked_version < S.c.wanted_version,
+            ),
+            S.c.queued_version >= S.c.wanted_version,
+        )
+        query = sa.select(S.c.channel, S.c.sku).where(drifted)
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(
+            rows = list(conn.execute(query))
+            if not rows:
+                return 0
+            pushing = self._pushing(conn)  # after the locks: a statement of its own
+            requeued = 0
+            for row in rows:
+                if (row.channel, row.sku) in pushing:
+                    continue
+                requeued += conn.execute(
                     sa.update(S)
-                    .where(
-                        sa.or_(
-                            S.c.acked.is_(None),
-                            S.c.acked != S.c.wanted,
-                            S.c.acked_version < S.c.wanted_version,
-                        ),
-                        S.c.queued_version >= S.c.wanted_version,
-                    )
+                    .where(S.c.channel == row.channel, S.c.sku == row.sku, drifted)
                     .values(queued_version=NEVER, repushes=S.c.repushes + 1)
                 ).rowcount
-            )
+            return requeued
 
     def sync_status(self, channel: str) -> dict[str, Any]:
         with self._read() as conn, conn.begin():
