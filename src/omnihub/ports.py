@@ -718,6 +718,10 @@ class ChannelAdapter(abc.ABC):
     max_skew: timedelta = timedelta(minutes=5)
     #: the hub's statuses this channel accepts a push for (shipped, cancelled, ...)
     pushes: frozenset[str] = frozenset()
+    #: the answer to a message received before (its id seen): 409 by default; 200 for a
+    #: platform that reads any other answer as a failed delivery (and retries it, or in the end
+    #: disables the webhook). Nothing is stored again either way.
+    replay_status: int = 409
 
     # inbound
     @abc.abstractmethod

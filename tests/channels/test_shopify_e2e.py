@@ -167,8 +167,9 @@ def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_s
     assert orders[refund_asked]["hold_reason"] == "refund_requested"
     assert orders[unmapped]["hold_reason"] == "unmapped_sku"
     statuses = Counter(status for *_, status in shop.deliveries)
-    assert set(statuses) <= {200, 201, 409}, statuses
-    assert statuses[409] > 0, "no webhook was delivered twice with the same id"
+    assert set(statuses) <= {200, 201}, statuses  # a repeat is acknowledged, not refused
+    ids = Counter(webhook_id for _, _, webhook_id, _ in shop.deliveries)
+    assert any(n > 1 for n in ids.values()), "no webhook was delivered twice with the same id"
 
     # the mapping arrives: the held order goes on
     released = hub.map_sku(CODE, socks, MUG)["released_orders"]
@@ -258,8 +259,9 @@ def test_refused_webhooks_store_nothing_and_an_unreadable_one_is_kept_for_a_pers
     assert accepted.json()["orders"][0]["external_id"] == "5123456789012"
     inbound_after = len(hub.inbound())
     replayed = hub.post_native(CODE, body, headers)
-    assert replayed.status_code == 409, replayed.text
-    assert replayed.json()["error"]["code"] == "replayed_message"
+    assert replayed.status_code == 200, replayed.text  # any other answer is a failed delivery
+    assert replayed.json()["replayed"] is True
+    assert replayed.json()["orders"] == []
     assert len(hub.inbound()) == inbound_after
 
     garbled = body[:-40]

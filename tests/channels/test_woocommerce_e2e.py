@@ -151,8 +151,9 @@ def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_s
     assert orders[refund_asked]["hold_reason"] == "refund_requested"
     assert orders[unmapped]["hold_reason"] == "unmapped_sku"
     statuses = Counter(status for *_, status in site.deliveries)
-    assert set(statuses) <= {200, 201, 409}, statuses
-    assert statuses[409] > 0, "no delivery was sent twice"
+    assert set(statuses) <= {200, 201}, statuses  # a repeat is acknowledged, not refused
+    ids = Counter(delivery_id for _, _, delivery_id, _ in site.deliveries)
+    assert any(n > 1 for n in ids.values()), "no delivery was sent twice"
     assert not site.disabled, "the hub's answers made WooCommerce disable the webhook"
 
     released = hub.map_sku(CODE, socks, MUG)["released_orders"]
@@ -232,8 +233,9 @@ def test_refused_deliveries_store_nothing_and_an_unreadable_one_is_kept_for_a_pe
     assert accepted.json()["orders"][0]["external_id"] == "4242"
     inbound_after = len(hub.inbound())
     replayed = hub.post_native(CODE, body, headers)
-    assert replayed.status_code == 409, replayed.text
-    assert replayed.json()["error"]["code"] == "replayed_message"
+    assert replayed.status_code == 200, replayed.text  # any other answer is a failed delivery
+    assert replayed.json()["replayed"] is True
+    assert replayed.json()["orders"] == []
     assert len(hub.inbound()) == inbound_after
 
     garbled = body[:-40]

@@ -146,6 +146,8 @@ def outcome_of(response: httpx.Response | int | None) -> Sent:
         if status == 201:
             held = any(o.get("outcome") == "held" for o in orders)
             return Sent("held" if held else "created", codes)
+        if body.get("replayed"):
+            return Sent("duplicate")  # a message id the hub has seen, acknowledged (Shopify...)
         outcomes = [o.get("outcome", "updated") for o in orders]
         return Sent(outcomes[0] if outcomes else "ignored", codes)
     if status == 409:

@@ -96,6 +96,9 @@ class ShopifyAdapter(ChannelAdapter):
     #: several hours; a retry that late must still be accepted. Replays are caught by the
     #: webhook id.
     max_skew = timedelta(hours=48)
+    #: Shopify retries any answer but a 2xx, and in the end removes a webhook that keeps
+    #: failing: a webhook id seen before is acknowledged (and not stored again)
+    replay_status = 200
 
     # -- inbound ------------------------------------------------------------------------------
     def verify(self, config: ChannelConfig, request: InboundRequest) -> Verified:

@@ -70,6 +70,9 @@ class WooCommerceAdapter(ChannelAdapter):
     name = "woocommerce"
     line_identity = "line_items[].sku, else line_items[].variation_id, else product_id"
     pushes = frozenset({str(OrderStatus.SHIPPED), str(OrderStatus.CANCELLED)})
+    #: WooCommerce disables a webhook after five failed deliveries in a row, and any answer
+    #: but a 2xx is a failure: a delivery id seen before is acknowledged (not stored again)
+    replay_status = 200
 
     # -- inbound ------------------------------------------------------------------------------
     def verify(self, config: ChannelConfig, request: InboundRequest) -> Verified:

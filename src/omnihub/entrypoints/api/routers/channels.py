@@ -14,7 +14,7 @@ from omnihub.adapters.channels import adapter_for, channel_config
 from omnihub.adapters.channels.transport import fetcher
 from omnihub.domain.errors import ErrorCode, NotFound
 from omnihub.entrypoints.api.deps import HubDep
-from omnihub.ports import InboundRequest
+from omnihub.ports import ChannelRefused, InboundRequest
 from omnihub.services import channels as channel_services
 from omnihub.services.orders import Outcome
 
@@ -27,7 +27,9 @@ _FETCH_CLIENT = httpx.Client(timeout=10)
 async def receive_native(code: str, request: Request, hub: HubDep) -> JSONResponse:
     """The platform's own order message (webhook body, signature headers and all). 2xx with
     the hub's order id(s); 401 bad signature or stale timestamp and 409 a replayed message
-    (nothing stored); 400 a body the adapter can't read (kept in the inbound log)."""
+    (nothing stored; 200 with ``replayed: true`` for a platform that takes any other answer
+    for a failed delivery: Shopify, WooCommerce); 400 a body the adapter can't read (kept in
+    the inbound log)."""
     row = await run_in_threadpool(hub.integration.channel, code)
     if row is None:
         raise NotFound(f"channel {code} does not exist; create it with POST /api/v1/channels",
@@ -42,10 +44,17 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
     )
-    received = await run_in_threadpool(
-        channel_services.receive, hub.uow, hub.clock, adapter, config, inbound,
-        hub.integration, policy=hub.policy, fetch=fetcher(_FETCH_CLIENT, adapter, config),
-    )
+    try:
+        received = await run_in_threadpool(
+            channel_services.receive, hub.uow, hub.clock, adapter, config, inbound,
+            hub.integration, policy=hub.policy, fetch=fetcher(_FETCH_CLIENT, adapter, config),
+        )
+    except ChannelRefused as exc:
+        if exc.code is not ErrorCode.REPLAYED_MESSAGE or adapter.replay_status == 409:
+            raise
+        # the platform would take a 409 for a failed delivery: acknowledged, stored once
+        body = {"orders": [], "replayed": True, "message": exc.message, **adapter.acknowledge([])}
+        return JSONResponse(body, status_code=adapter.replay_status)
     results = [
         {"order_id": r.order.id, "external_id": r.order.external_id,
          "status": str(r.order.status), "hold_reason": r.order.hold_reason,
