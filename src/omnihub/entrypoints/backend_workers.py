@@ -394,6 +394,15 @@ class BackendWorkers:
             key, self.owner, to=to, pulled=count, rejected=0, error=error, now=self.hub.clock.now()
         )
 
+    def _lease_poll(self, key: str, now: datetime) -> datetime | None:
+        """Take the poll ``key`` (one poller at a time); where to read from: its cursor less
+        the overlap (a first poll starts now), or None when another poller holds it."""
+        lease = timedelta(seconds=max(120.0, self.hub.settings.backend_poll_seconds * 6))
+        cursor = self.store.lease_cursor(key, self.owner, now, now, lease)
+        if cursor is None:
+            return None
+        return cursor - timedelta(seconds=self.hub.settings.backend_poll_overlap_seconds)
+
     def poll_erps(self) -> int:
         for config in list(self.hub.backends.values()):
             if config.kind is not BackendKind.ERP:
@@ -408,11 +417,9 @@ class BackendWorkers:
         since the last turn (less the overlap: a repeat is the same delivery, sent once)."""
         key = f"backend:{config.code}:returns"
         now = self.hub.clock.now()
-        lease = timedelta(seconds=max(120.0, self.hub.settings.backend_poll_seconds * 6))
-        cursor = self.store.lease_cursor(key, self.owner, now, now, lease)
-        if cursor is None:
+        since = self._lease_poll(key, now)
+        if since is None:
             return 0
-        since = cursor - timedelta(seconds=self.hub.settings.backend_poll_overlap_seconds)
         queued, error, upto = 0, None, since
         try:
             for _ in range(RETURN_PAGES):
@@ -464,11 +471,9 @@ class BackendWorkers:
         overlap); the cursor moves only when every document of the window was read."""
         key = f"backend:{config.code}"
         now = self.hub.clock.now()
-        lease = timedelta(seconds=max(120.0, self.hub.settings.backend_poll_seconds * 6))
-        cursor = self.store.lease_cursor(key, self.owner, now, now, lease)
-        if cursor is None:
+        since = self._lease_poll(key, now)
+        if since is None:
             return 0
-        since = cursor - timedelta(seconds=self.hub.settings.backend_poll_overlap_seconds)
         adapter: ErpAdapter = self._adapter(config, ErpAdapter)
         applied, error = 0, None
         try:
