@@ -53,8 +53,9 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
         if exc.code is not ErrorCode.REPLAYED_MESSAGE or adapter.replay_status == 409:
             raise
         # the platform would take a 409 for a failed delivery: acknowledged, stored once
-        body = {"orders": [], "replayed": True, "message": exc.message, **adapter.acknowledge([])}
-        return JSONResponse(body, status_code=adapter.replay_status)
+        answer = {"orders": [], "replayed": True, "message": exc.message,
+                  **adapter.acknowledge([])}
+        return JSONResponse(answer, status_code=adapter.replay_status)
     results = [
         {"order_id": r.order.id, "external_id": r.order.external_id,
          "status": str(r.order.status), "hold_reason": r.order.hold_reason,
