@@ -122,6 +122,20 @@ class ReservationRepositoryContract:
         assert active == [second.id]
         assert every == [(first.id, CONSUMED), (second.id, ACTIVE)]
 
+    def test_several_reservations_added_at_once_are_each_stored(self, new_uow: UowFactory) -> None:
+        taken = [
+            a_reservation(1, order_id=ORDER_A),
+            a_reservation(2, location=HZ_WH, sku=MUG, qty=2, order_id=ORDER_A),
+            a_reservation(3, qty=4, ttl=timedelta(hours=72), order_id=ORDER_A),
+        ]
+        with new_uow() as uow:
+            uow.reservations.add_all(taken)
+            uow.reservations.add_all([])
+            uow.commit()
+
+        with new_uow() as uow:
+            assert uow.reservations.for_order(ORDER_A) == taken
+
     def test_active_sums_add_up_only_active_reservations_per_location_and_sku(
         self, new_uow: UowFactory
     ) -> None:

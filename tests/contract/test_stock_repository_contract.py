@@ -139,6 +139,21 @@ class StockRepositoryContract:
         assert (level.on_hand, level.reserved, level.safety) == (10, 8, 2)
         assert level.available == 0
 
+    def test_reserve_returns_the_level_as_the_reservation_left_it_or_none_when_refused(
+        self, new_uow: UowFactory
+    ) -> None:
+        self.stocked(new_uow, 10, safety=2)
+
+        with new_uow() as uow:
+            assert uow.stock.reserve(SH_WH, TEE, 3) == StockLevel(SH_WH, TEE, 10, 3, 2)
+            assert uow.stock.reserve(SH_WH, TEE, 5) == StockLevel(SH_WH, TEE, 10, 8, 2)
+            assert uow.stock.reserve(SH_WH, TEE, 1) is None
+            assert uow.stock.reserve(HZ_WH, TEE, 1) is None  # never stocked there
+            uow.commit()
+
+        with new_uow() as uow:
+            assert uow.stock.level(SH_WH, TEE) == StockLevel(SH_WH, TEE, 10, 8, 2)
+
     def test_raising_safety_stock_takes_it_out_of_what_can_be_reserved(
         self, new_uow: UowFactory
     ) -> None:

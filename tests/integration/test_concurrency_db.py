@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.engine import create_engine
-from omnihub.adapters.db.tables import external_refs, orders, reservations
+from omnihub.adapters.db.tables import external_refs, orders, outbox, reservations
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.inventory import InsufficientStock, MovementKind
@@ -344,6 +344,48 @@ def test_paid_orders_racing_for_the_last_units_are_allocated_or_held_never_overs
         if not isinstance(r, Exception) and r.order.status is OrderStatus.HELD
     } == {"no_stock"}
     assert _level(stocked) == (STOCK, STOCK // 4 * 4)
+    _assert_books_balance(stocked)
+
+
+def test_each_stock_change_of_racing_orders_and_holds_carries_the_levels_it_left(
+    stocked: Engine,
+) -> None:
+    factory, _ = _counting_factory(stocked)
+
+    def take(i: int) -> object:
+        if i % 2:
+            return inventory.reserve_stock(
+                SqlUnitOfWork(stocked), inventory.ReserveStock(SKU, 1, WAREHOUSE), CLOCK
+            )
+        return order_services.ingest_order(factory, _paid_order(f"T-LEVELS-{i:02d}", 2), CLOCK)
+
+    results = _at_once(THREADS, take)
+
+    assert not [r for r in results if isinstance(r, Exception)]
+    with stocked.connect() as conn:
+        changes = list(
+            conn.execute(
+                sa.select(outbox.c.data)
+                .where(outbox.c.type == "stock.changed", outbox.c.aggregate_id == SKU)
+                .order_by(outbox.c.id)
+            ).scalars()
+        )
+    # the receipt's, then one per hold (1 unit) or order (2 units), in the order they committed
+    reserved = [change["locations"][0]["reserved"] for change in changes]
+    assert len(changes) == 1 + THREADS
+    assert reserved[0] == 0
+    steps = [later - earlier for earlier, later in zip(reserved, reserved[1:], strict=False)]
+    assert sorted(steps) == [1] * (THREADS // 2) + [2] * (THREADS // 2)
+    on_hand, held = _level(stocked)
+    assert (on_hand, held) == (STOCK, THREADS // 2 * 3)
+    assert changes[-1] == {
+        "sku": SKU,
+        "available": on_hand - held,
+        "locations": [
+            {"location": WAREHOUSE, "on_hand": on_hand, "reserved": held,
+             "available": on_hand - held}
+        ],
+    }
     _assert_books_balance(stocked)
 
 
