@@ -389,6 +389,35 @@ def test_each_stock_change_of_racing_orders_and_holds_carries_the_levels_it_left
     _assert_books_balance(stocked)
 
 
+def test_sqlite_writers_wait_in_line_and_one_that_fails_gives_its_turn_back(
+    sqlite_url: str,
+) -> None:
+    # two engines on one file stand for two server processes: they meet on the lock file
+    here, other = create_engine(sqlite_url), create_engine(sqlite_url)
+    entered = threading.Event()
+
+    def write_from_the_other_process() -> None:
+        with SqlUnitOfWork(other) as uow:
+            entered.set()
+            uow.commit()
+
+    try:
+        with pytest.raises(RuntimeError), SqlUnitOfWork(here):
+            raise RuntimeError("the use case failed")
+        started = time.monotonic()
+        with SqlUnitOfWork(here):
+            assert time.monotonic() - started < 5  # the failed writer's turn was given back
+            waiter = threading.Thread(target=write_from_the_other_process)
+            waiter.start()
+            assert not entered.wait(0.3)  # in line while this writer holds its turn,
+            assert other.pool.checkedout() == 0  # before it takes a connection or BEGINs
+        assert entered.wait(5)  # and in as soon as this one lets go
+        waiter.join(timeout=5)
+    finally:
+        here.dispose()
+        other.dispose()
+
+
 def _wait_for_lock_waiters(engine: Engine, count: int, deadline_seconds: float = 30.0) -> None:
     """Poll PostgreSQL until ``count`` other sessions wait on a row lock (no fixed sleep)."""
     give_up = time.monotonic() + deadline_seconds

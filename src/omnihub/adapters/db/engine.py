@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+
+#: How long a writer waits in line before it asks SQLite for the write lock anyway.
+WRITER_QUEUE_SECONDS = 60.0
+#: How often a process's first writer looks whether another process's writer is done.
+_OTHER_PROCESS_POLL_SECONDS = 0.001
 
 
 def normalise_url(url: str) -> str:
@@ -30,6 +43,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    _writer_lines[engine] = _WriterLine.for_database(make_url(url).database, engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -55,3 +69,63 @@ def _sqlite_engine(url: str) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+# -- SQLite writers in line -------------------------------------------------------------------
+# SQLite lets one writer in at a time; one that finds the lock taken sleeps in its busy handler
+# (1, 2, 5 ... 100 ms) and tries again, so the lock is often free while every waiter sleeps and
+# unlucky ones lose round after round (p99 of seconds while the median is tens of ms). Writers
+# wait in line here instead: in a process on a lock that hands over at once, and between
+# processes on a lock file beside the database (``<database>.writers.lock``), which only each
+# process's first writer in line polls.
+
+
+@dataclass
+class _WriterLine:
+    in_process: threading.Lock
+    lock_file: int | None  # the lock file's descriptor; None in memory
+
+    @classmethod
+    def for_database(cls, database: str | None, engine: Engine) -> _WriterLine:
+        lock_file = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            lock_file = os.open(f"{database}.writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            weakref.finalize(engine, os.close, lock_file)
+        return cls(threading.Lock(), lock_file)
+
+    def _lock_file(self, deadline: float) -> bool:
+        assert self.lock_file is not None
+        while True:
+            try:
+                fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(_OTHER_PROCESS_POLL_SECONDS)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        deadline = time.monotonic() + WRITER_QUEUE_SECONDS
+        # past the deadline (a writer that never lets go) go on as before: SQLite's busy
+        # handler decides, and times out
+        in_line = self.in_process.acquire(timeout=WRITER_QUEUE_SECONDS)
+        in_file = in_line and self.lock_file is not None and self._lock_file(deadline)
+        try:
+            yield
+        finally:
+            if in_file:
+                assert self.lock_file is not None
+                fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+            if in_line:
+                self.in_process.release()
+
+
+_writer_lines: weakref.WeakKeyDictionary[Engine, _WriterLine] = weakref.WeakKeyDictionary()
+
+
+def writers_in_line(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    """Held by a unit of work that writes, from before BEGIN IMMEDIATE until after its commit or
+    rollback: SQLite's writers take turns. Other databases: nothing to wait for."""
+    line = _writer_lines.get(engine)
+    return contextlib.nullcontext() if line is None else line.turn()

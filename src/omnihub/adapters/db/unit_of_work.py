@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.db.backends import SqlBackendRepository
+from omnihub.adapters.db.engine import writers_in_line
 from omnihub.adapters.db.repositories import (
     SqlAuditLog,
     SqlCatalogRepository,
@@ -31,21 +32,17 @@ class SqlUnitOfWork(UnitOfWork):
         self.read_only = read_only
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
+        self._turn = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
         super().__enter__()
-        conn = self.engine.connect()
-        if self.read_only and self.engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
-        elif self.read_only:
-            # One snapshot for the whole unit of work: under READ COMMITTED each statement sees
-            # the commits made since the previous one, so a report that reads levels, ledger and
-            # reservations one after another would find "violations" that never existed.
-            conn = conn.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        self._conn = conn
-        self._tx = conn.begin()
+        if not self.read_only:
+            self._turn.enter_context(writers_in_line(self.engine))
+        try:
+            conn = self._begin()
+        except BaseException:
+            self._turn.close()
+            raise
         self.catalog = SqlCatalogRepository(conn)
         self.locations = SqlLocationRepository(conn)
         self.stock = SqlStockRepository(conn)
@@ -58,6 +55,25 @@ class SqlUnitOfWork(UnitOfWork):
         self.backends = SqlBackendRepository(conn)
         return self
 
+    def _begin(self) -> sa.Connection:
+        conn = self.engine.connect()
+        if self.read_only and self.engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+        elif self.read_only:
+            # One snapshot for the whole unit of work: under READ COMMITTED each statement sees
+            # the commits made since the previous one, so a report that reads levels, ledger and
+            # reservations one after another would find "violations" that never existed.
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        try:
+            self._tx = conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -67,9 +83,12 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             super().__exit__(exc_type, exc, tb)
         finally:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            try:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+            finally:
+                self._turn.close()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
