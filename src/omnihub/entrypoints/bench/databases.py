@@ -25,7 +25,7 @@ def provisioned(ctx: BenchContext, name: str) -> Iterator[str]:
         try:
             yield url
         finally:
-            for suffix in ("", "-wal", "-shm", ".relay.lock"):
+            for suffix in ("", "-wal", "-shm", ".relay.lock", ".writers.lock"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
         return
     admin = create_engine(ctx.postgres_admin_url)

@@ -122,7 +122,7 @@ def run_day(
     ``duration`` seconds (until Ctrl-C when None), give the hub up to ``drain_seconds`` to
     push what is due, and print the summary."""
     rng = random.Random(seed)
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".writers.lock"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     demo = build_catalog(rng, variants)
     actual_port = _free_port(port)
