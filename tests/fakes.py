@@ -430,10 +430,16 @@ class FakeRoutingRepository(RoutingRepository):
         found = [f for f in self.state.fulfilments.values() if f.order_id == order_id]
         return copy.deepcopy(sorted(found, key=lambda f: (f.location, f.id)))
 
-    def fulfilments_per_node_since(self, since: datetime) -> dict[str, int]:
+    def fulfilments_per_node_since(
+        self, since: datetime, locations: Sequence[str]
+    ) -> dict[str, int]:
         load: dict[str, int] = {}
         for f in self.state.fulfilments.values():
-            if f.created_at >= since and f.status is not FulfilmentStatus.CANCELLED:
+            if (
+                f.location in locations
+                and f.created_at >= since
+                and f.status is not FulfilmentStatus.CANCELLED
+            ):
                 load[f.location] = load.get(f.location, 0) + 1
         return load
 

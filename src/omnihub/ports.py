@@ -260,8 +260,11 @@ class RoutingRepository(abc.ABC):
     def fulfilments(self, order_id: str) -> builtins.list[Fulfilment]: ...
 
     @abc.abstractmethod
-    def fulfilments_per_node_since(self, since: datetime) -> dict[str, int]:
-        """How many fulfilments each node was given since ``since`` (its load today)."""
+    def fulfilments_per_node_since(
+        self, since: datetime, locations: Sequence[str]
+    ) -> dict[str, int]:
+        """How many live (not cancelled) fulfilments each of ``locations`` was given since
+        ``since`` (its load today)."""
 
     @abc.abstractmethod
     def open_merge_group(self, merge_key: str, since: datetime) -> MergeGroup | None:

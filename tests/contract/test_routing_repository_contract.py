@@ -116,9 +116,13 @@ class RoutingRepositoryContract:
 
         with new_uow() as uow:
             nodes = [f.location for f in uow.routing.fulfilments(ORDER_A)]
-            load = uow.routing.fulfilments_per_node_since(AT)
+            load = uow.routing.fulfilments_per_node_since(AT, [SH_WH, HZ_WH])
+            only_sh = uow.routing.fulfilments_per_node_since(AT, [SH_WH])
+            none = uow.routing.fulfilments_per_node_since(AT, [])
         assert nodes == [HZ_WH, SH_WH]
         assert load == {SH_WH: 2, HZ_WH: 1}
+        assert only_sh == {SH_WH: 2}
+        assert none == {}
 
     def test_an_open_merge_group_is_found_by_key_within_its_window_with_its_orders(
         self, new_uow: UowFactory

@@ -163,7 +163,11 @@ def _source_and_reserve(
 ) -> RoutingResult:
     needs = [Need(line.line_no, line.sku, line.qty) for line in order.lines if line.sku]
     skus = sorted({need.sku for need in needs})
-    index = policy.node_index(uow.locations.list())
+    nodes = uow.locations.list()
+    index = policy.node_index(nodes)
+    # only a node with a daily capacity has a load that counts (read through the index on
+    # (location, created_at): at most its capacity of rows, not the whole day's fulfilments)
+    limited = [node.code for node in nodes if node.capacity_per_day is not None]
     upgrade = policy.rules.service_for(order.buyer.tier)
     request = SourcingRequest(
         channel=order.channel,
@@ -179,7 +183,7 @@ def _source_and_reserve(
     )
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for attempt in range(1, policy.allocation_attempts + 1):
-        load_by_node = uow.routing.fulfilments_per_node_since(day_start)
+        load_by_node = uow.routing.fulfilments_per_node_since(day_start, limited)
         load = index.availability({(k, "_load"): v for k, v in load_by_node.items()}, ["_load"])[
             "_load"
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ _FULFILMENTS_OF = (
 _FULFILMENTS_PER_NODE_SINCE = (
     sa.select(F.c.location, sa.func.count())
     .where(
+        F.c.location.in_(sa.bindparam("locations", expanding=True)),
         F.c.created_at >= sa.bindparam("since"),
         F.c.status != str(FulfilmentStatus.CANCELLED),
     )
@@ -132,8 +134,14 @@ class SqlRoutingRepository(RoutingRepository):
         rows = self.conn.execute(_FULFILMENTS_OF, {"order_id": order_id})
         return [_fulfilment(r) for r in rows]
 
-    def fulfilments_per_node_since(self, since: datetime) -> dict[str, int]:
-        rows = self.conn.execute(_FULFILMENTS_PER_NODE_SINCE, {"since": since})
+    def fulfilments_per_node_since(
+        self, since: datetime, locations: Sequence[str]
+    ) -> dict[str, int]:
+        if not locations:
+            return {}
+        rows = self.conn.execute(
+            _FULFILMENTS_PER_NODE_SINCE, {"since": since, "locations": list(locations)}
+        )
         return {loc: int(n) for loc, n in rows}
 
     def _group(self, row: Any) -> MergeGroup:
