@@ -707,7 +707,6 @@ def test_webhooks_mirror_the_hub_and_dead_letters_can_be_seen_replayed_and_disca
             ),
             seconds=120,
         )
-        metrics = client.get("/metrics").text
 
         # -- what the mirror received: signed envelopes of stock.changed, each applied once.
         # Deliveries go out in parallel, so the newest value of a SKU may land before older
@@ -719,6 +718,17 @@ def test_webhooks_mirror_the_hub_and_dead_letters_can_be_seen_replayed_and_disca
         )
         envelopes = far.envelopes["mirror"]
         assert len(envelopes) >= MIRROR_CHANGES + 1
+
+        def hub_counted_every_envelope() -> str | None:
+            text = client.get("/metrics").text
+            counted = metric_samples(text, "omnihub_deliveries")
+            delivered = counted.get((("endpoint", mirror), ("status", "delivered")))
+            return text if delivered == len(far.envelopes["mirror"]) else None
+
+        # the receiver has an envelope a moment before the hub records its delivery
+        metrics = wait_until(
+            "the hub's count of the mirror's deliveries", hub_counted_every_envelope, seconds=30
+        )
         assert set(far.applied["mirror"].values()) == {1}
         for envelope in envelopes:
             assert set(envelope) >= ENVELOPE_KEYS, envelope

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from omnihub.adapters.db.engine import writers_in_line
 from omnihub.adapters.db.tables import (
     channel_cursors,
     channel_messages,
@@ -128,6 +129,14 @@ class IntegrationStore:
             conn = conn.execution_options(sqlite_begin="DEFERRED")
         return conn
 
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A write transaction; on SQLite it waits its turn in the writers' line with the
+        units of work (rather than in SQLite's busy handler, which lets it lose round after
+        round to them)."""
+        with writers_in_line(self.engine), self.engine.begin() as conn:
+            yield conn
+
     def _write(self, work: Callable[[sa.Connection], int]) -> int:
         """Run ``work`` in a write transaction of its own; or, on the thread of an SQLite
         relay batch that is publishing, with that batch's (the in-process bus runs the hub's
@@ -138,7 +147,7 @@ class IntegrationStore:
         if batch is not None:
             batch.append(work)
             return 0
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return work(conn)
 
     @contextlib.contextmanager
@@ -163,7 +172,7 @@ class IntegrationStore:
         undelivered = outbox.c.delivered_at.is_(None)
         query = sa.select(outbox).where(undelivered).order_by(outbox.c.id).limit(limit)
         if self.postgres:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 rows = list(conn.execute(query.with_for_update(skip_locked=True)))
                 if rows:
                     publish([envelope(r) for r in rows])
@@ -180,7 +189,7 @@ class IntegrationStore:
         writes: list[Callable[[sa.Connection], int]] = []
         with self._collecting(writes):
             publish([envelope(r) for r in rows])
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for work in writes:
                 work(conn)
             conn.execute(
@@ -217,7 +226,7 @@ class IntegrationStore:
     def add_subscription(
         self, sub_id: str, url: str, events: Sequence[str], secret: str, at: datetime
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 sa.insert(webhook_subscriptions).values(
                     id=sub_id,
@@ -239,7 +248,7 @@ class IntegrationStore:
             return [dict(r._mapping) for r in rows]
 
     def deactivate_subscription(self, sub_id: str) -> bool:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return (
                 conn.execute(
                     sa.update(webhook_subscriptions)
@@ -251,7 +260,7 @@ class IntegrationStore:
 
     # -- channels ---------------------------------------------------------------------------
     def add_channel(self, row: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(sa.insert(channels).values(**row))
 
     def channels(self) -> list[dict[str, Any]]:
@@ -313,7 +322,7 @@ class IntegrationStore:
     def remember_message(self, channel: str, message_id: str, at: datetime) -> bool:
         """False when the id was already there (a concurrent delivery of the same message)."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(
                     sa.insert(channel_messages).values(
                         channel=channel, message_id=message_id[:128], received_at=at
@@ -325,7 +334,7 @@ class IntegrationStore:
 
     def forget_messages(self, before: datetime) -> int:
         """Replay protection only needs ids younger than the signed-timestamp window."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return int(
                 conn.execute(
                     sa.delete(channel_messages).where(channel_messages.c.received_at < before)
@@ -346,7 +355,7 @@ class IntegrationStore:
         cursor to pull from, or None when another puller holds it. A channel pulled for the
         first time starts at ``start_at``."""
         C = channel_cursors
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             exists = conn.execute(sa.select(C.c.channel).where(C.c.channel == channel)).first()
             if exists is None:
                 try:
@@ -383,7 +392,7 @@ class IntegrationStore:
             "last_error": error, "last_pull_at": now, "lease_until": None, "lease_owner": None,
         }
         held = sa.and_(C.c.channel == channel, C.c.lease_owner == owner)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if to is not None:  # only forward: a slow puller whose lease ran out moves nothing
                 conn.execute(sa.update(C).where(held, C.c.cursor_at < to).values(cursor_at=to))
             conn.execute(sa.update(C).where(held).values(**values))
@@ -432,7 +441,7 @@ class IntegrationStore:
                 return []
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rows = list(conn.execute(query))
             if rows:
                 conn.execute(
@@ -447,7 +456,7 @@ class IntegrationStore:
         delivered is the channel acknowledging its value (``stock_acked``), in the same one."""
         if not outcomes:
             return
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             self._record(conn, outcomes)
             delivered = [o for o in outcomes if o.postpone_until is None and o.error is None]
             if delivered:
@@ -553,7 +562,7 @@ class IntegrationStore:
             query = query.where(D.c.id == delivery_id)
         if endpoint is not None:
             query = query.where(D.c.endpoint == endpoint)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return int(
                 conn.execute(
                     query.values(status=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
@@ -561,7 +570,7 @@ class IntegrationStore:
             )
 
     def discard(self, delivery_id: int, now: datetime) -> bool:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return (
                 conn.execute(
                     sa.update(D)
@@ -709,7 +718,7 @@ class IntegrationStore:
         query = query.order_by(S.c.wanted_at).limit(limit)
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rows = list(conn.execute(query))
             if not rows:
                 return 0
@@ -745,7 +754,7 @@ class IntegrationStore:
     ) -> datetime | None:
         """Record what the channel acknowledged. Returns since when a newer value has been
         waiting for this push to settle (None when none waits)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return self._ack(conn, channel, sku, qty, version, at)
 
     def _ack(
@@ -803,7 +812,7 @@ class IntegrationStore:
         query = sa.select(S.c.channel, S.c.sku).where(drifted)
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             rows = list(conn.execute(query))
             if not rows:
                 return 0
