@@ -23,6 +23,7 @@ This module imports nothing of omnihub, so a driver process starts in a fraction
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -105,11 +106,13 @@ def drive(jobs: Sequence[dict[str, Any]], timeout: float = DRIVER_TIMEOUT) -> Re
             process.stdin.write(GO + "\n")
             process.stdin.flush()
         outputs = []
-        for process in processes:
+        # read every driver's output at once: one waiting on a full pipe stalls its result
+        with concurrent.futures.ThreadPoolExecutor(len(processes)) as readers:
             try:
-                out, err = process.communicate(timeout=timeout)
+                answers = list(readers.map(lambda p: p.communicate(timeout=timeout), processes))
             except subprocess.TimeoutExpired as exc:
                 raise RuntimeError(f"a load driver ran longer than {timeout:g} s") from exc
+        for process, (out, err) in zip(processes, answers, strict=True):
             if process.returncode != 0 or not out.strip():
                 raise RuntimeError(f"a load driver failed ({process.returncode}):\n{err[-3000:]}")
             outputs.append(json.loads(out.strip().splitlines()[-1]))
@@ -554,6 +557,9 @@ def main() -> None:
         result = run(_http(job))
     else:
         result = _sql(job)
+    # the event loop may have left stdout non-blocking: a result larger than the pipe (its
+    # reader is busy with another driver) would then be written in part
+    os.set_blocking(sys.stdout.fileno(), True)
     print(json.dumps(result), flush=True)
 
 
