@@ -4,6 +4,7 @@ subscriptions, channels and what each channel was told about stock."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,8 @@ from omnihub.adapters.db.tables import (
 )
 from omnihub.ports import Envelope
 
+log = logging.getLogger(__name__)
+
 D = deliveries
 S = stock_sync
 PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded"
@@ -35,6 +38,8 @@ PENDING, DELIVERED, DEAD, DISCARDED = "pending", "delivered", "dead", "discarded
 NEVER = -1
 #: a claimed delivery is invisible to other workers for this long (then it is retried)
 CLAIM_LEASE = timedelta(seconds=60)
+#: times a write chosen as a deadlock's victim is tried (PostgreSQL undoes it whole)
+DEADLOCK_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,11 @@ def _delivery(row: Any) -> Delivery:
         row.created_at,
         row.finished_at,
     )
+
+
+def _deadlock(exc: sa.exc.OperationalError) -> bool:
+    """PostgreSQL's deadlock_detected (40P01) or serialization_failure (40001)."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _aware(at: datetime) -> datetime:
@@ -147,8 +157,20 @@ class IntegrationStore:
         if batch is not None:
             batch.append(work)
             return 0
-        with self._begin() as conn:
-            return work(conn)
+        return self._retrying(work)
+
+    def _retrying(self, work: Callable[[sa.Connection], int]) -> int:
+        """Run ``work`` in a write transaction, again (up to ``DEADLOCK_ATTEMPTS``) when
+        PostgreSQL chose it as a deadlock's victim: the transaction was undone whole."""
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with self._begin() as conn:
+                    return work(conn)
+            except sa.exc.OperationalError as exc:
+                if attempt == DEADLOCK_ATTEMPTS or not _deadlock(exc):
+                    raise
+                log.info("write chosen as a deadlock victim; attempt %d again", attempt + 1)
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _collecting(self, writes: list[Callable[[sa.Connection], int]]) -> Iterator[None]:
@@ -456,7 +478,8 @@ class IntegrationStore:
         delivered is the channel acknowledging its value (``stock_acked``), in the same one."""
         if not outcomes:
             return
-        with self._begin() as conn:
+
+        def write(conn: sa.Connection) -> int:
             self._record(conn, outcomes)
             delivered = [o for o in outcomes if o.postpone_until is None and o.error is None]
             if delivered:
@@ -466,14 +489,17 @@ class IntegrationStore:
                         D.c.id.in_(list(at)), D.c.event_type == "stock.push"
                     )
                 )
-                for id_, push in pushes:
+                for id_, push in sorted(pushes, key=lambda r: (r[1]["channel"], r[1]["sku"])):
                     self._ack(
                         conn, push["channel"], push["sku"], int(push["quantity"]),
                         int(push["version"]), at[id_],
                     )  # fmt: skip
+            return len(outcomes)
+
+        self._retrying(write)
 
     def _record(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
-        for o in outcomes:
+        for o in sorted(outcomes, key=lambda o: o.delivery_id):
             values: dict[str, Any]
             if o.postpone_until is not None:
                 values = {"next_attempt_at": o.postpone_until}
@@ -604,7 +630,9 @@ class IntegrationStore:
         change for every channel at once (a commit per channel made the relay the bottleneck)."""
 
         def want(conn: sa.Connection) -> int:
-            for channel, sku, qty, version in wants:
+            # rows in one order (channel, SKU, version) in every transaction: two workers'
+            # batches touching the same rows then wait for each other instead of deadlocking
+            for channel, sku, qty, version in sorted(wants, key=lambda w: (w[0], w[1], w[3])):
                 self._want(conn, channel, sku, qty, version, at)
             return len(wants)
 
