@@ -380,11 +380,9 @@ class IntegrationStore:
         with self._begin() as conn:
             exists = conn.execute(sa.select(C.c.channel).where(C.c.channel == channel)).first()
             if exists is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(sa.insert(C).values(channel=channel, cursor_at=start_at))
-                except sa.exc.IntegrityError:
-                    pass  # another puller created it a moment ago: compete for its lease
+                # another puller may have created it a moment ago: then compete for its lease
+                with contextlib.suppress(sa.exc.IntegrityError), conn.begin_nested():
+                    conn.execute(sa.insert(C).values(channel=channel, cursor_at=start_at))
             taken = conn.execute(
                 sa.update(C)
                 .where(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -97,15 +99,11 @@ async def ingest(request: Request, hub: HubDep) -> JSONResponse:
 
 
 def _keep_rejected(hub: Any, raw: str, exc: ValidationError) -> None:
-    channel = "unknown"
-    try:
-        import json
-
+    channel = "unknown"  # unreadable JSON: the channel stays unknown; the body is still kept
+    with contextlib.suppress(ValueError):
         parsed = json.loads(raw)
         if isinstance(parsed, dict) and isinstance(parsed.get("channel"), str):
             channel = parsed["channel"][:64] or "unknown"
-    except ValueError:
-        pass  # unreadable JSON: the channel stays "unknown"; the body is still kept
     # PostgreSQL text cannot hold NUL; keep the body readable, as undecodable bytes already are
     raw, channel = raw.replace("\x00", "\ufffd"), channel.replace("\x00", "\ufffd")
     with hub.uow() as uow:
