@@ -234,14 +234,29 @@ def record_sent(
 ) -> None:
     """Bind the back end's id of a document it accepted (a second time changes nothing)."""
     kind = BOUND_WMS_ORDER if isinstance(ref, WmsRef) else BOUND_ERP_ORDER
+    _bind_once(uow, now, backend, kind, ref.reference, ref.external_id, f"order:{order_id}",
+               {"fulfilment": ref.reference, "external_id": ref.external_id})
+
+
+def _bind_once(
+    uow: UnitOfWork,
+    now: datetime,
+    backend: str,
+    kind: str,
+    reference: str,
+    external_id: str,
+    subject: str,
+    details: dict[str, Any],
+) -> None:
+    """Bind the back end's id of our ``reference`` and audit it, the first time only."""
     with uow:
-        if uow.backends.bound(backend, kind, ref.reference) is None:
-            uow.backends.bind(backend, kind, ref.external_id, ref.reference, now)
+        if uow.backends.bound(backend, kind, reference) is None:
+            uow.backends.bind(backend, kind, external_id, reference, now)
             uow.audit.record(
                 actor=f"backend:{backend}",
                 action=f"backend.{kind}_created",
-                subject=f"order:{order_id}",
-                details={"fulfilment": ref.reference, "external_id": ref.external_id},
+                subject=subject,
+                details=details,
                 at=now,
             )
         uow.commit()
@@ -957,20 +972,14 @@ def record_return_booked(
     uow: UnitOfWork, now: datetime, backend: str, ref: ErpRef, doc: ReturnDoc
 ) -> None:
     """Bind the ERP's id of a return it booked (a second time changes nothing)."""
-    with uow:
-        if uow.backends.bound(backend, BOUND_ERP_RETURN, ref.reference) is None:
-            uow.backends.bind(backend, BOUND_ERP_RETURN, ref.external_id, ref.reference, now)
-            uow.audit.record(
-                actor=f"backend:{backend}",
-                action=f"backend.{BOUND_ERP_RETURN}_created",
-                subject=f"location:{doc.location}",
-                details={
-                    "return": doc.reference,
-                    "document": doc.order_reference,
-                    "external_id": ref.external_id,
-                    "number": ref.number,
-                    "lines": {line.sku: line.qty for line in doc.lines},
-                },
-                at=now,
-            )
-        uow.commit()
+    _bind_once(
+        uow, now, backend, BOUND_ERP_RETURN, ref.reference, ref.external_id,
+        f"location:{doc.location}",
+        {
+            "return": doc.reference,
+            "document": doc.order_reference,
+            "external_id": ref.external_id,
+            "number": ref.number,
+            "lines": {line.sku: line.qty for line in doc.lines},
+        },
+    )
