@@ -605,8 +605,11 @@ def compare_now(hub: Hub, config: BackendConfig, client: httpx.Client) -> Compar
     return services.compare_stock(hub.uow(), hub.clock.now(), config, snapshot, rules)
 
 
-def costs_now(config: BackendConfig, skus: list[str], client: httpx.Client) -> list[ItemCost]:
-    """The ERP's item costs of ``skus`` (our codes), read now."""
+def costs_now(
+    config: BackendConfig, skus: list[str], client: httpx.Client
+) -> tuple[list[ItemCost], list[str]]:
+    """The ERP's item costs of ``skus`` (our codes), read now, and the SKUs named that it
+    keeps no cost for."""
     adapter = adapter_for(config.adapter)
     if not isinstance(adapter, ErpAdapter):
         raise NotFound(f"{config.label} is a {config.kind} back end; item costs come from an ERP")
@@ -618,9 +621,11 @@ def costs_now(config: BackendConfig, skus: list[str], client: httpx.Client) -> l
             f"{len(wanted)} SKUs named; ask for at most {services.MAX_COST_SKUS} at a time"
         )
     try:
-        return call(client, adapter.item_costs(config, wanted), config.code,
-                    config.timeout_seconds)
+        costs = call(client, adapter.item_costs(config, wanted), config.code,
+                     config.timeout_seconds)
     except (CallRefused, httpx.HTTPError) as exc:
         raise services.BackendUnavailable(
             f"{config.label} did not give its item costs: {exc}"
         ) from exc
+    found = {cost.sku for cost in costs}
+    return costs, [sku for sku in wanted if sku not in found]

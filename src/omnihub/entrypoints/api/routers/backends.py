@@ -219,9 +219,7 @@ def item_costs(
     """The ERP's item costs of the SKUs named, read from it now (``?sku=A&sku=B``, up to
     200); ``missing`` lists those it keeps no cost for. 503 when the ERP does not answer."""
     config = _config(hub, code)
-    costs = costs_now(config, sku, _CLIENT)
-    found = {cost.sku for cost in costs}
-    asked = list(dict.fromkeys(s.strip() for s in sku if s.strip()))
+    costs, missing = costs_now(config, sku, _CLIENT)
     return {
         "backend": config.code,
         "items": [
@@ -229,5 +227,5 @@ def item_costs(
              "location": c.location}
             for c in costs
         ],
-        "missing": [s for s in asked if s not in found],
+        "missing": missing,
     }
