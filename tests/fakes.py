@@ -215,7 +215,8 @@ class FakeStockRepository(StockRepository):
 
     def movement_qty(self, location: str, sku: str, kind: MovementKind, reference: str) -> int:
         return sum(
-            e.qty for e in self.state.ledger
+            e.qty
+            for e in self.state.ledger
             if (e.location, e.sku, e.kind, e.reference) == (location, sku, kind, reference)
         )
 
@@ -601,7 +602,8 @@ class FakeBackendRepository(BackendRepository):
         self, locations: Sequence[str], since: datetime, limit: int
     ) -> list[LedgerEntry]:
         found = [
-            e for e in self.state.ledger
+            e
+            for e in self.state.ledger
             if e.kind is MovementKind.RETURN and e.location in locations and e.at >= since
         ]
         return found[:limit]

@@ -53,7 +53,9 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = False) -> Hub
     if migrate:
         upgrade(engine)
     return Hub(
-        settings=settings, engine=engine, policy=routing_policy(settings),
+        settings=settings,
+        engine=engine,
+        policy=routing_policy(settings),
         backends=backend_configs(settings),
     )
 

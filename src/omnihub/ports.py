@@ -164,9 +164,7 @@ class ReservationRepository(abc.ABC):
     def get(self, reservation_id: str) -> Reservation | None: ...
 
     @abc.abstractmethod
-    def change_state(
-        self, reservation_id: str, to: ReservationState, at: datetime
-    ) -> bool:
+    def change_state(self, reservation_id: str, to: ReservationState, at: datetime) -> bool:
         """Move an active reservation to ``to``; False if it was no longer active."""
 
     @abc.abstractmethod
@@ -487,9 +485,7 @@ class EventBus(abc.ABC):
     def subscribe(self, durable: str, patterns: Sequence[str], handler: Handler) -> None:
         """Deliver each matching event to ``handler`` at least once; an exception redelivers."""
 
-    def subscribe_batch(
-        self, durable: str, patterns: Sequence[str], handler: BatchHandler
-    ) -> None:
+    def subscribe_batch(self, durable: str, patterns: Sequence[str], handler: BatchHandler) -> None:
         """Like ``subscribe``, several events per call (one write per batch for a consumer
         that stores what it does); an exception redelivers the whole batch."""
         self.subscribe(durable, patterns, lambda envelope: handler([envelope]))
@@ -582,7 +578,8 @@ class UnknownChannelStatus(UnreadablePayload):
         super().__init__(
             f"{channel} status {status!r} is not in the {channel} status table; the order is "
             "kept in the inbound log until the table knows it",
-            code=ErrorCode.UNKNOWN_CHANNEL_STATUS, details={"status": str(status)},
+            code=ErrorCode.UNKNOWN_CHANNEL_STATUS,
+            details={"status": str(status)},
         )
 
 

@@ -671,8 +671,9 @@ def erp_config() -> BackendConfig:
     )
 
 
-def came_back(uow: FakeUnitOfWork, clock: FrozenClock, location: str, sku: str, qty: int,
-              reference: str) -> None:
+def came_back(
+    uow: FakeUnitOfWork, clock: FrozenClock, location: str, sku: str, qty: int, reference: str
+) -> None:
     with uow:
         uow.stock.move(location, sku, MovementKind.RETURN, qty, reference, clock.now())
         uow.commit()
@@ -726,9 +727,7 @@ def test_a_document_cut_by_the_page_is_left_whole_for_the_next_read(
     assert upto == clock.now()
 
 
-def test_a_booked_return_is_bound_and_audited_once(
-    uow: FakeUnitOfWork, clock: FrozenClock
-) -> None:
+def test_a_booked_return_is_bound_and_audited_once(uow: FakeUnitOfWork, clock: FrozenClock) -> None:
     came_back(uow, clock, WH, TEE, 2, "wms:RET-2")
     (doc,), _ = flows.returns_to_book(uow, erp_config(), clock.now(), clock.now())
     ref = ErpRef(doc.reference, "100123", "XSTH000123", ErpDocState.CONFIRMED)

@@ -226,8 +226,13 @@ def test_goods_returned_to_a_node_the_erp_books_are_booked_there_as_one_sales_re
     for sku, qty in ((TEE, 2), (MUG, 1), (TEE, 2)):  # the tees twice: recorded once
         running.hub.post(
             "/api/v1/inventory/movements",
-            {"location": WAREHOUSE, "sku": sku, "kind": "return", "qty": qty,
-             "reference": "RMA-2026-0001" if sku == TEE else "RMA-2026-0002"},
+            {
+                "location": WAREHOUSE,
+                "sku": sku,
+                "kind": "return",
+                "qty": qty,
+                "reference": "RMA-2026-0001" if sku == TEE else "RMA-2026-0002",
+            },
         )
     tees, mug = (return_reference(WAREHOUSE, f"RMA-2026-000{n}") for n in (1, 2))
 
@@ -244,8 +249,16 @@ def test_goods_returned_to_a_node_the_erp_books_are_booked_there_as_one_sales_re
     assert line["FSrcBillNo"] == "RMA-2026-0001"
     assert len(kingdee.bills["SAL_RETURNSTOCK"]) == 2
     wait_until(
-        lambda: len([d for d in running.deliveries("erp", "delivered")
-                     if d["event_type"] == "erp.post_return"]) == 2,
+        lambda: (
+            len(
+                [
+                    d
+                    for d in running.deliveries("erp", "delivered")
+                    if d["event_type"] == "erp.post_return"
+                ]
+            )
+            == 2
+        ),
         what="both return deliveries marked delivered",
     )
     assert running.deliveries("erp", "dead") == []

@@ -23,8 +23,14 @@ WAREHOUSE = "WH-SH"
 STORE = "ST-SH-JINGAN"
 TEE, MUG, CAP = "TEE-WHITE-M", "MUG-CERAMIC-350", "CAP-NAVY"
 SKUS = {TEE: "59.00", MUG: "39.00", CAP: "79.00"}
-STOCK = {(WAREHOUSE, TEE): 100, (WAREHOUSE, MUG): 60, (WAREHOUSE, CAP): 30,
-         (STORE, TEE): 8, (STORE, MUG): 5, (STORE, CAP): 3}
+STOCK = {
+    (WAREHOUSE, TEE): 100,
+    (WAREHOUSE, MUG): 60,
+    (WAREHOUSE, CAP): 30,
+    (STORE, TEE): 8,
+    (STORE, MUG): 5,
+    (STORE, CAP): 3,
+}
 
 #: fast loops so a test sees pushes and pulls within a second or two
 FAST = {
@@ -53,8 +59,12 @@ class HubUnderTest:
     def start(self) -> HubUnderTest:
         self.starts += 1
         self.base_url = self.stack.enter_context(
-            running_server(self.database_url, workers=1, workdir=self.workdir / f"s{self.starts}",
-                           settings=self.settings)
+            running_server(
+                self.database_url,
+                workers=1,
+                workdir=self.workdir / f"s{self.starts}",
+                settings=self.settings,
+            )
         )
         return self
 
@@ -83,40 +93,85 @@ class HubUnderTest:
         )
         return response.json()
 
-    def post_native(self, code: str, body: bytes, headers: dict[str, str],
-                    query: dict[str, str] | None = None) -> httpx.Response:
-        return self.http.post(f"{self.base_url}/api/v1/channels/{code}/orders", content=body,
-                              headers=headers, params=query)
+    def post_native(
+        self, code: str, body: bytes, headers: dict[str, str], query: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self.http.post(
+            f"{self.base_url}/api/v1/channels/{code}/orders",
+            content=body,
+            headers=headers,
+            params=query,
+        )
 
     # -- set-up -------------------------------------------------------------------------------
     def seed(self) -> None:
         """A warehouse that ships, a Shanghai store for pickup and same-day, three SKUs."""
         for sku, price in SKUS.items():
             self.post("/api/v1/catalog/skus", {"sku": sku, "name": sku.title(), "price": price})
-        self.post("/api/v1/locations", {"code": WAREHOUSE, "name": "Shanghai DC",
-                                        "type": "warehouse", "lat": 31.3747, "lon": 121.2655,
-                                        "services": ["ship"]})
-        self.post("/api/v1/locations", {"code": STORE, "name": "Jing'an store", "type": "store",
-                                        "lat": 31.2304, "lon": 121.4737,
-                                        "services": ["ship", "pickup", "same_day"]})
+        self.post(
+            "/api/v1/locations",
+            {
+                "code": WAREHOUSE,
+                "name": "Shanghai DC",
+                "type": "warehouse",
+                "lat": 31.3747,
+                "lon": 121.2655,
+                "services": ["ship"],
+            },
+        )
+        self.post(
+            "/api/v1/locations",
+            {
+                "code": STORE,
+                "name": "Jing'an store",
+                "type": "store",
+                "lat": 31.2304,
+                "lon": 121.4737,
+                "services": ["ship", "pickup", "same_day"],
+            },
+        )
         for (location, sku), qty in STOCK.items():
-            self.post("/api/v1/inventory/movements", {
-                "location": location, "sku": sku, "kind": "receipt", "qty": qty,
-                "reference": f"GRN-{location}-{sku}"})
+            self.post(
+                "/api/v1/inventory/movements",
+                {
+                    "location": location,
+                    "sku": sku,
+                    "kind": "receipt",
+                    "qty": qty,
+                    "reference": f"GRN-{location}-{sku}",
+                },
+            )
 
-    def add_channel(self, code: str, adapter: str, endpoint: str | None, *,
-                    secret: str | None = None, credentials: dict[str, Any] | None = None,
-                    locations: list[str] | None = None, allocation_ratio: float = 1.0,
-                    buffer: int = 0) -> Any:
-        body: dict[str, Any] = {"code": code, "adapter": adapter, "endpoint": endpoint,
-                                "secret": secret, "credentials": credentials or {},
-                                "allocation_ratio": allocation_ratio, "buffer": buffer,
-                                "locations": locations or []}
+    def add_channel(
+        self,
+        code: str,
+        adapter: str,
+        endpoint: str | None,
+        *,
+        secret: str | None = None,
+        credentials: dict[str, Any] | None = None,
+        locations: list[str] | None = None,
+        allocation_ratio: float = 1.0,
+        buffer: int = 0,
+    ) -> Any:
+        body: dict[str, Any] = {
+            "code": code,
+            "adapter": adapter,
+            "endpoint": endpoint,
+            "secret": secret,
+            "credentials": credentials or {},
+            "allocation_ratio": allocation_ratio,
+            "buffer": buffer,
+            "locations": locations or [],
+        }
         return self.post("/api/v1/channels", body, 201)
 
     def map_sku(self, channel: str, channel_sku: str, sku: str) -> Any:
-        return self.post("/api/v1/catalog/mappings",
-                         {"channel": channel, "channel_sku": channel_sku, "sku": sku}, 201)
+        return self.post(
+            "/api/v1/catalog/mappings",
+            {"channel": channel, "channel_sku": channel_sku, "sku": sku},
+            201,
+        )
 
     # -- what the hub holds -------------------------------------------------------------------
     def orders(self, channel: str) -> list[dict[str, Any]]:

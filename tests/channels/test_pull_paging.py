@@ -73,13 +73,18 @@ class PagedAdapter(ChannelAdapter):
     def pull_request(
         self, config: ChannelConfig, start: datetime, end: datetime, page: int
     ) -> OutboundRequest:
-        return OutboundRequest("GET", config.url("/orders"), {},
-                               params={"page": str(page), "size": str(self.page_size)})
+        return OutboundRequest(
+            "GET",
+            config.url("/orders"),
+            {},
+            params={"page": str(page), "size": str(self.page_size)},
+        )
 
     def read_page(self, config: ChannelConfig, status: int, body: bytes) -> PulledPage:
         data = json.loads(body)
-        return PulledPage([PulledOrder(o["id"], o) for o in data["items"]], data["has_more"],
-                          data.get("total"))
+        return PulledPage(
+            [PulledOrder(o["id"], o) for o in data["items"]], data["has_more"], data.get("total")
+        )
 
     def stock_request(self, config: ChannelConfig, update: StockUpdate) -> OutboundRequest:
         raise NotImplementedError

@@ -193,20 +193,23 @@ class BackendRepositoryContract:
         ]
         with new_uow() as uow:
             for location, sku, kind, qty, reference, seconds in moves:
-                uow.stock.move(location, sku, kind, qty, reference,
-                               AT + timedelta(seconds=seconds))
+                uow.stock.move(location, sku, kind, qty, reference, AT + timedelta(seconds=seconds))
             uow.commit()
         with new_uow() as uow:
             since = uow.backends.returns_since([SH_WH], AT + timedelta(seconds=1), 10)
             every = uow.backends.returns_since([SH_WH, HZ_WH], AT, 10)
             first = uow.backends.returns_since([SH_WH, HZ_WH], AT, 2)
         assert [(e.sku, e.qty, e.reference) for e in since] == [
-            (MUG, 1, "wms:RET-1"), (TEE, 1, "order:O-3:1")
+            (MUG, 1, "wms:RET-1"),
+            (TEE, 1, "order:O-3:1"),
         ]
         assert all(e.kind is MovementKind.RETURN and e.location == SH_WH for e in since)
         assert since[0].at == AT + timedelta(seconds=5)
         assert [e.reference for e in every] == [
-            "order:O-1:1", "wms:RET-1", "order:O-2:1", "order:O-3:1"
+            "order:O-1:1",
+            "wms:RET-1",
+            "order:O-2:1",
+            "order:O-3:1",
         ]
         assert [e.reference for e in first] == ["order:O-1:1", "wms:RET-1"]
 

@@ -110,7 +110,10 @@ def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS
 
 
 def _start_once(
-    database_url: str, workers: int, workdir: Path, timeout: float,
+    database_url: str,
+    workers: int,
+    workdir: Path,
+    timeout: float,
     settings: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()

@@ -382,8 +382,12 @@ def test_each_stock_change_of_racing_orders_and_holds_carries_the_levels_it_left
         "sku": SKU,
         "available": on_hand - held,
         "locations": [
-            {"location": WAREHOUSE, "on_hand": on_hand, "reserved": held,
-             "available": on_hand - held}
+            {
+                "location": WAREHOUSE,
+                "on_hand": on_hand,
+                "reserved": held,
+                "available": on_hand - held,
+            }
         ],
     }
     _assert_books_balance(stocked)

@@ -103,9 +103,7 @@ def test_a_counter_sale_takes_its_units_off_that_store_at_once(
     assert level(uow, SH_WH, TEE).on_hand == 10
 
 
-def test_a_counter_return_puts_the_units_back_once(
-    uow: FakeUnitOfWork, clock: FrozenClock
-) -> None:
+def test_a_counter_return_puts_the_units_back_once(uow: FakeUnitOfWork, clock: FrozenClock) -> None:
     ingest_order(lambda: uow, counter(S.COMPLETED), clock)  # type: ignore[arg-type]
     later = PLACED_AT + timedelta(hours=2)
 

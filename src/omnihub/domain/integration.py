@@ -13,9 +13,16 @@ from omnihub.domain import events as ev
 from omnihub.domain.errors import InvalidInput
 
 EVENT_TYPES = (
-    ev.ORDER_INGESTED, ev.ORDER_UPDATED, ev.ORDER_STATUS_CHANGED, ev.ORDER_HELD,
-    ev.STOCK_CHANGED, ev.STOCK_REPAIRED, ev.RESERVATION_TAKEN, ev.RESERVATION_RELEASED,
-    ev.RESERVATION_EXPIRED, ev.RESERVATION_CONSUMED,
+    ev.ORDER_INGESTED,
+    ev.ORDER_UPDATED,
+    ev.ORDER_STATUS_CHANGED,
+    ev.ORDER_HELD,
+    ev.STOCK_CHANGED,
+    ev.STOCK_REPAIRED,
+    ev.RESERVATION_TAKEN,
+    ev.RESERVATION_RELEASED,
+    ev.RESERVATION_EXPIRED,
+    ev.RESERVATION_CONSUMED,
 )
 FAMILIES = sorted({t.split(".", 1)[0] for t in EVENT_TYPES})
 MIN_SECRET_LENGTH = 16
@@ -37,7 +44,7 @@ def validate_subscription(url: str, events: Sequence[str], secret: str) -> list[
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidInput(f"url must be an http:// or https:// address, got {url!r}")
     if not events:
-        raise InvalidInput("events must name at least one event, e.g. [\"order.*\"]")
+        raise InvalidInput('events must name at least one event, e.g. ["order.*"]')
     for pattern in events:
         if pattern in ("*", ">") or pattern in EVENT_TYPES:
             continue
@@ -45,17 +52,24 @@ def validate_subscription(url: str, events: Sequence[str], secret: str) -> list[
             continue
         raise InvalidInput(
             f"unknown event {pattern!r}; events are {', '.join(EVENT_TYPES)}, a family such "
-            f"as {', '.join(f + '.*' for f in FAMILIES)}, or *")
+            f"as {', '.join(f + '.*' for f in FAMILIES)}, or *"
+        )
     if len(secret) < MIN_SECRET_LENGTH:
-        raise InvalidInput(f"secret must be at least {MIN_SECRET_LENGTH} characters, to sign "
-                           "deliveries with HMAC-SHA256")
+        raise InvalidInput(
+            f"secret must be at least {MIN_SECRET_LENGTH} characters, to sign "
+            "deliveries with HMAC-SHA256"
+        )
     return list(dict.fromkeys(events))
 
 
-def published_quantity(locations: Iterable[dict[str, Any]], served: Sequence[str],
-                       ratio: float, buffer: int) -> int:
+def published_quantity(
+    locations: Iterable[dict[str, Any]], served: Sequence[str], ratio: float, buffer: int
+) -> int:
     """floor(ratio × available over the channel's locations) − buffer, never below 0."""
-    total = sum(int(loc.get("available", 0)) for loc in locations
-                if not served or loc.get("location") in served)
+    total = sum(
+        int(loc.get("available", 0))
+        for loc in locations
+        if not served or loc.get("location") in served
+    )
     # the ratio as the decimal it was written as: floor(0.29 * 100) is 29 (not 28.999...96 -> 28)
     return max(0, math.floor(Decimal(str(ratio)) * total) - buffer)

@@ -233,9 +233,16 @@ class Order:
             previous, order.status = order.status, channel_status
             cause = f"already {channel_status} on the channel when first received"
             order.transitions.append(Transition(previous, channel_status, cause, at))
-            order._record(ev.ORDER_STATUS_CHANGED, at, {
-                "from": str(previous), "to": str(channel_status), "cause": cause,
-                "source": channel})
+            order._record(
+                ev.ORDER_STATUS_CHANGED,
+                at,
+                {
+                    "from": str(previous),
+                    "to": str(channel_status),
+                    "cause": cause,
+                    "source": channel,
+                },
+            )
         return order
 
     # -- state machine ------------------------------------------------------------------------
@@ -317,8 +324,12 @@ class Order:
         return replace(self, lines=lines)
 
     def _record(self, type_: str, at: datetime, data: dict[str, Any]) -> None:
-        payload = {"order_id": self.id, "channel": self.channel,
-                   "external_id": self.external_id, "status": str(self.status)}
+        payload = {
+            "order_id": self.id,
+            "channel": self.channel,
+            "external_id": self.external_id,
+            "status": str(self.status),
+        }
         payload.update(data)
         self.events.append(Event(type_, self.id, at, payload, self.version + 1))
 

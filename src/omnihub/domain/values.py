@@ -16,7 +16,7 @@ CENT = Decimal("0.01")
 def to_decimal(value: Decimal | str | int) -> Decimal:
     """Parse an amount given as a string or Decimal (never a float) to a two-place Decimal."""
     if isinstance(value, float):
-        raise InvalidInput("money must be given as a string such as \"59.00\", not a float")
+        raise InvalidInput('money must be given as a string such as "59.00", not a float')
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError) as exc:

@@ -455,9 +455,11 @@ class BackendWorkers:
                         {
                             "sku": line.sku,
                             "qty": line.qty,
-                            "price": None if line.unit_price is None
+                            "price": None
+                            if line.unit_price is None
                             else str(line.unit_price.amount),
-                            "currency": None if line.unit_price is None
+                            "currency": None
+                            if line.unit_price is None
                             else line.unit_price.currency,
                         }
                         for line in doc.lines
@@ -621,8 +623,9 @@ def costs_now(
             f"{len(wanted)} SKUs named; ask for at most {services.MAX_COST_SKUS} at a time"
         )
     try:
-        costs = call(client, adapter.item_costs(config, wanted), config.code,
-                     config.timeout_seconds)
+        costs = call(
+            client, adapter.item_costs(config, wanted), config.code, config.timeout_seconds
+        )
     except (CallRefused, httpx.HTTPError) as exc:
         raise services.BackendUnavailable(
             f"{config.label} did not give its item costs: {exc}"

@@ -142,9 +142,7 @@ class Reactions:
             return []
         channel = next(
             (c for c in self.channels() if c["code"] == data.get("channel")), None
-        ) or next(
-            (c for c in self.channels(fresh=True) if c["code"] == data.get("channel")), None
-        )
+        ) or next((c for c in self.channels(fresh=True) if c["code"] == data.get("channel")), None)
         if channel is None or not channel.get("endpoint"):
             return []
         if data.get("source") == channel["code"]:
@@ -154,24 +152,22 @@ class Reactions:
         if data.get("to") not in STATUSES_PUSHED:
             return []
         return [
-                {
-                    "endpoint": f"channel:{channel['code']}",
-                    "url": channel["endpoint"].rstrip("/") + "/orders/status",
+            {
+                "endpoint": f"channel:{channel['code']}",
+                "url": channel["endpoint"].rstrip("/") + "/orders/status",
+                "event_id": envelope["id"],
+                "event_type": envelope["type"],
+                "payload": {
+                    "order_id": data["order_id"],
+                    "status": data["to"],
+                    "cause": data.get("cause"),
+                    "occurred_at": envelope["occurred_at"],
                     "event_id": envelope["id"],
-                    "event_type": envelope["type"],
-                    "payload": {
-                        "order_id": data["order_id"],
-                        "status": data["to"],
-                        "cause": data.get("cause"),
-                        "occurred_at": envelope["occurred_at"],
-                        "event_id": envelope["id"],
-                    },
-                }
+                },
+            }
         ]
 
-    def _platform_status(
-        self, channel: dict[str, Any], envelope: Envelope
-    ) -> list[dict[str, Any]]:
+    def _platform_status(self, channel: dict[str, Any], envelope: Envelope) -> list[dict[str, Any]]:
         """A status the platform accepts a call for (its adapter's ``pushes``), with the
         fulfilment's carrier and tracking number: rendered into the platform's own call when
         sent."""
@@ -181,17 +177,22 @@ class Reactions:
         carrier, tracking = next(
             ((c, t) for c, t in self.store.shipments(data["order_id"]) if t), (None, None)
         )
-        return [{
+        return [
+            {
                 "endpoint": f"channel:{channel['code']}",
                 "url": channel["endpoint"],
                 "event_id": envelope["id"],
                 "event_type": envelope["type"],
                 "payload": {
-                    "channel": channel["code"], "order_id": data["order_id"],
-                    "external_id": data.get("external_id"), "status": data["to"],
-                    "carrier": carrier, "tracking_number": tracking,
+                    "channel": channel["code"],
+                    "order_id": data["order_id"],
+                    "external_id": data.get("external_id"),
+                    "status": data["to"],
+                    "carrier": carrier,
+                    "tracking_number": tracking,
                 },
-            }]
+            }
+        ]
 
 
 def stock_push(
@@ -351,8 +352,13 @@ class ChannelPuller:
             if end > start:
                 for page in pages(self.client, adapter, config, start, end):
                     outcome = store_page(
-                        self.hub.uow, self.hub.clock, adapter, config, page,
-                        policy=self.hub.policy, fetch=fetcher(self.client, adapter, config),
+                        self.hub.uow,
+                        self.hub.clock,
+                        adapter,
+                        config,
+                        page,
+                        policy=self.hub.policy,
+                        fetch=fetcher(self.client, adapter, config),
                     )
                     pulled += outcome.stored
                     rejected += len(outcome.rejected)
@@ -360,8 +366,13 @@ class ChannelPuller:
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.warning("pull of %s stopped at %s: %s", config.code, start.isoformat(), error)
         self.store.advance_cursor(
-            config.code, self.owner, to=end if error is None and end > start else None,
-            pulled=pulled, rejected=rejected, error=error, now=self.hub.clock.now(),
+            config.code,
+            self.owner,
+            to=end if error is None and end > start else None,
+            pulled=pulled,
+            rejected=rejected,
+            error=error,
+            now=self.hub.clock.now(),
         )
         self.stats["pulled"] += pulled
         self.stats["rejected"] += rejected
@@ -499,8 +510,9 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         kind, _, key = endpoint.partition(":")
         for fresh in (False, True):  # not in the cached list: created since, read it again
             if kind == "webhook":
-                sub = next((s for s in reactions.subscriptions(fresh=fresh) if s["id"] == key),
-                           None)
+                sub = next(
+                    (s for s in reactions.subscriptions(fresh=fresh) if s["id"] == key), None
+                )
                 if sub is not None:
                     return str(sub["secret"])
             else:
@@ -528,14 +540,26 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         payload = delivery.payload
         if delivery.event_type == "stock.push":
             return [
-                adapter.stock_request(config, StockUpdate(
-                    channel_sku=channel_sku, quantity=int(payload["quantity"]),
-                    sku=payload["sku"], version=int(payload["version"])))
+                adapter.stock_request(
+                    config,
+                    StockUpdate(
+                        channel_sku=channel_sku,
+                        quantity=int(payload["quantity"]),
+                        sku=payload["sku"],
+                        version=int(payload["version"]),
+                    ),
+                )
                 for channel_sku in payload.get("channel_skus") or ()
             ]
-        request = adapter.shipment_request(config, ShipmentUpdate(
-            external_id=payload["external_id"], carrier=payload.get("carrier"),
-            tracking_number=payload.get("tracking_number"), status=payload["status"]))
+        request = adapter.shipment_request(
+            config,
+            ShipmentUpdate(
+                external_id=payload["external_id"],
+                carrier=payload.get("carrier"),
+                tracking_number=payload.get("tracking_number"),
+                status=payload["status"],
+            ),
+        )
         return [] if request is None else [request]
 
     def judge(delivery: Any, status: int, body: bytes) -> None:
@@ -544,8 +568,10 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         if channel is not None:
             adapter_for(channel["adapter"]).check_response(status, body)
         if not 200 <= status < 300:
-            raise CallRefused(f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}",
-                              retry=status >= 500 or status in (408, 429))
+            raise CallRefused(
+                f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}",
+                retry=status >= 500 or status in (408, 429),
+            )
 
     runtime = ConnectorRuntime(
         store,

@@ -234,8 +234,16 @@ def record_sent(
 ) -> None:
     """Bind the back end's id of a document it accepted (a second time changes nothing)."""
     kind = BOUND_WMS_ORDER if isinstance(ref, WmsRef) else BOUND_ERP_ORDER
-    _bind_once(uow, now, backend, kind, ref.reference, ref.external_id, f"order:{order_id}",
-               {"fulfilment": ref.reference, "external_id": ref.external_id})
+    _bind_once(
+        uow,
+        now,
+        backend,
+        kind,
+        ref.reference,
+        ref.external_id,
+        f"order:{order_id}",
+        {"fulfilment": ref.reference, "external_id": ref.external_id},
+    )
 
 
 def _bind_once(
@@ -973,7 +981,12 @@ def record_return_booked(
 ) -> None:
     """Bind the ERP's id of a return it booked (a second time changes nothing)."""
     _bind_once(
-        uow, now, backend, BOUND_ERP_RETURN, ref.reference, ref.external_id,
+        uow,
+        now,
+        backend,
+        BOUND_ERP_RETURN,
+        ref.reference,
+        ref.external_id,
         f"location:{doc.location}",
         {
             "return": doc.reference,

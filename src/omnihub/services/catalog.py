@@ -48,8 +48,11 @@ def add_mapping(
         uow.catalog.add_mapping(mapping)
         now = clock.now()
         uow.audit.record(
-            actor=actor, action="mapping.added", subject=f"sku:{mapping.sku}",
-            details={"channel": mapping.channel, "channel_sku": mapping.channel_sku}, at=now,
+            actor=actor,
+            action="mapping.added",
+            subject=f"sku:{mapping.sku}",
+            details={"channel": mapping.channel, "channel_sku": mapping.channel_sku},
+            at=now,
         )
         released = _release_waiting(uow, mapping, now, policy)
         uow.commit()
@@ -70,5 +73,3 @@ def _release_waiting(
             released.append(order.id)
         uow.orders.save(order)
     return released
-
-

@@ -167,6 +167,12 @@ def keep_rejected(
     """The raw body in the inbound log as ``rejected``, for a person to look at and replay."""
     raw = raw.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     with uow_factory() as uow:
-        uow.inbound.record(channel=channel, kind="order", body=raw, received_at=clock.now(),
-                           result="rejected", error=error[:2000])
+        uow.inbound.record(
+            channel=channel,
+            kind="order",
+            body=raw,
+            received_at=clock.now(),
+            result="rejected",
+            error=error[:2000],
+        )
         uow.commit()

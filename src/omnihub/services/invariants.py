@@ -50,23 +50,33 @@ def check_books(uow: UnitOfWork) -> BooksReport:
             on_hand = level.on_hand if level else 0
             reserved = level.reserved if level else 0
             if on_hand != ledger.get(key, 0):
-                violations.append(Violation(
-                    "on_hand_equals_ledger", subject,
-                    f"on hand is {on_hand} but the ledger sums to {ledger.get(key, 0)}",
-                    {"on_hand": on_hand, "ledger": ledger.get(key, 0)},
-                ))
-            if reserved != active.get(key, 0):
-                violations.append(Violation(
-                    "reserved_equals_reservations", subject,
-                    f"reserved is {reserved} but active reservations sum to {active.get(key, 0)}",
-                    {"reserved": reserved, "reservations": active.get(key, 0)},
-                ))
+                violations.append(
+                    Violation(
+                        "on_hand_equals_ledger",
+                        subject,
+                        f"on hand is {on_hand} but the ledger sums to {ledger.get(key, 0)}",
+                        {"on_hand": on_hand, "ledger": ledger.get(key, 0)},
+                    )
+                )
+            held = active.get(key, 0)
+            if reserved != held:
+                violations.append(
+                    Violation(
+                        "reserved_equals_reservations",
+                        subject,
+                        f"reserved is {reserved} but active reservations sum to {held}",
+                        {"reserved": reserved, "reservations": held},
+                    )
+                )
             if reserved > on_hand:
-                violations.append(Violation(
-                    "no_oversell", subject,
-                    f"{reserved} units are promised but only {on_hand} are on hand",
-                    {"reserved": reserved, "on_hand": on_hand},
-                ))
+                violations.append(
+                    Violation(
+                        "no_oversell",
+                        subject,
+                        f"{reserved} units are promised but only {on_hand} are on hand",
+                        {"reserved": reserved, "on_hand": on_hand},
+                    )
+                )
         violations.extend(_order_violations(uow))
         return BooksReport(len(levels), violations)
 
@@ -78,8 +88,11 @@ def _order_violations(uow: UnitOfWork) -> list[Violation]:
         page = uow.orders.list(cursor=cursor, limit=500)
         for order in page.items:
             held = uow.reservations.for_order(order.id)
-            waiting_pickup = (order.status is OrderStatus.CREATED
-                              and order.delivery is DeliveryMode.PICKUP and held)
+            waiting_pickup = (
+                order.status is OrderStatus.CREATED
+                and order.delivery is DeliveryMode.PICKUP
+                and held
+            )
             if order.status in HOLDS_STOCK or waiting_pickup:
                 wanted: dict[str, int] = {}
                 for line in order.lines:
@@ -97,15 +110,21 @@ def _order_violations(uow: UnitOfWork) -> list[Violation]:
                 for reservation in counted:
                     got[reservation.sku] = got.get(reservation.sku, 0) + reservation.qty
                 if wanted != got:
-                    found.append(Violation(
-                        "order_reservations_match_lines", f"order:{order.id}",
-                        f"order is {order.status} and needs {wanted} but holds {got}",
-                    ))
+                    found.append(
+                        Violation(
+                            "order_reservations_match_lines",
+                            f"order:{order.id}",
+                            f"order is {order.status} and needs {wanted} but holds {got}",
+                        )
+                    )
             elif held:
-                found.append(Violation(
-                    "order_reservations_match_lines", f"order:{order.id}",
-                    f"order is {order.status} but still holds {len(held)} reservation(s)",
-                ))
+                found.append(
+                    Violation(
+                        "order_reservations_match_lines",
+                        f"order:{order.id}",
+                        f"order is {order.status} but still holds {len(held)} reservation(s)",
+                    )
+                )
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
@@ -128,13 +147,18 @@ def repair_counters(uow: UnitOfWork, clock: Clock, actor: str = "cli") -> list[V
                 continue
             uow.stock.set_counters(location, sku, on_hand=after[0], reserved=after[1])
             details = {
-                "location": location, "on_hand_before": before[0], "on_hand_after": after[0],
-                "reserved_before": before[1], "reserved_after": after[1],
+                "location": location,
+                "on_hand_before": before[0],
+                "on_hand_after": after[0],
+                "reserved_before": before[1],
+                "reserved_after": after[1],
             }
-            uow.audit.record(actor=actor, action="stock.repair", subject=f"sku:{sku}",
-                             details=details, at=now)
+            uow.audit.record(
+                actor=actor, action="stock.repair", subject=f"sku:{sku}", details=details, at=now
+            )
             uow.emit(Event(ev.STOCK_REPAIRED, sku, now, details))
-            repaired.append(Violation("repaired", f"{sku}@{location}", "counters recomputed",
-                                      details))
+            repaired.append(
+                Violation("repaired", f"{sku}@{location}", "counters recomputed", details)
+            )
         uow.commit()
     return repaired

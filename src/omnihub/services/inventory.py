@@ -75,14 +75,18 @@ def stock_changed_event(
     if levels is None:
         levels = uow.stock.levels([sku])
     return Event(
-        ev.STOCK_CHANGED, sku, now,
+        ev.STOCK_CHANGED,
+        sku,
+        now,
         {
             "sku": sku,
             "available": sum(level.available for level in levels),
             "locations": [
                 {
-                    "location": level.location, "on_hand": level.on_hand,
-                    "reserved": level.reserved, "available": level.available,
+                    "location": level.location,
+                    "on_hand": level.on_hand,
+                    "reserved": level.reserved,
+                    "available": level.available,
                 }
                 for level in levels
             ],
@@ -92,10 +96,14 @@ def stock_changed_event(
 
 def reservation_event(type_: str, reservation: Reservation, now: datetime) -> Event:
     return Event(
-        type_, reservation.id, now,
+        type_,
+        reservation.id,
+        now,
         {
-            "reservation_id": reservation.id, "sku": reservation.sku,
-            "location": reservation.location, "qty": reservation.qty,
+            "reservation_id": reservation.id,
+            "sku": reservation.sku,
+            "location": reservation.location,
+            "qty": reservation.qty,
             "order_id": reservation.order_id,
         },
     )
@@ -125,9 +133,15 @@ def record_movement(
         uow.emit(stock_changed_event(uow, command.sku, now))
         if command.kind in (MovementKind.STOCKTAKE, MovementKind.ADJUSTMENT):
             uow.audit.record(
-                actor=actor, action=f"stock.{command.kind}", subject=f"sku:{command.sku}",
-                details={"location": command.location, "qty": command.qty, "delta": delta,
-                         "reference": reference},
+                actor=actor,
+                action=f"stock.{command.kind}",
+                subject=f"sku:{command.sku}",
+                details={
+                    "location": command.location,
+                    "qty": command.qty,
+                    "delta": delta,
+                    "reference": reference,
+                },
                 at=now,
             )
         uow.commit()
@@ -144,8 +158,11 @@ def set_safety_stock(
         _require_location_and_sku(uow, location, sku)
         uow.stock.set_safety(location, sku, safety)
         uow.audit.record(
-            actor=actor, action="stock.safety", subject=f"sku:{sku}",
-            details={"location": location, "safety": safety}, at=now,
+            actor=actor,
+            action="stock.safety",
+            subject=f"sku:{sku}",
+            details={"location": location, "safety": safety},
+            at=now,
         )
         uow.emit(stock_changed_event(uow, sku, now))
         level = uow.stock.level(location, sku)
@@ -171,8 +188,12 @@ def reserve_stock(uow: UnitOfWork, command: ReserveStock, clock: Clock) -> Reser
         if here is None or here.available < command.qty:
             raise refused  # sold out: refused without writing or waiting for the row
         reservation = Reservation(
-            id=new_id(), location=command.location, sku=command.sku, qty=command.qty,
-            state=ReservationState.ACTIVE, created_at=now,
+            id=new_id(),
+            location=command.location,
+            sku=command.sku,
+            qty=command.qty,
+            state=ReservationState.ACTIVE,
+            created_at=now,
             expires_at=now + timedelta(seconds=command.ttl_seconds),
         )
         uow.reservations.add(reservation)
@@ -184,7 +205,9 @@ def reserve_stock(uow: UnitOfWork, command: ReserveStock, clock: Clock) -> Reser
         uow.emit(
             reservation_event(ev.RESERVATION_TAKEN, reservation, now),
             stock_changed_event(
-                uow, command.sku, now,
+                uow,
+                command.sku,
+                now,
                 [after if lv.location == after.location else lv for lv in levels],
             ),
         )

@@ -126,16 +126,24 @@ def _record_inbound(
     """The raw payload with what became of it, written once in the transaction that applied it
     (a rejected one is kept by ``_record_rejected`` after the rollback)."""
     uow.inbound.record(
-        channel=command.channel, kind="order", body=command.raw, received_at=received_at,
-        result=str(outcome), order_id=order_id,
+        channel=command.channel,
+        kind="order",
+        body=command.raw,
+        received_at=received_at,
+        result=str(outcome),
+        order_id=order_id,
     )
 
 
 def _record_rejected(uow: UnitOfWork, command: IngestOrder, clock: Clock, error: str) -> None:
     with uow:
         uow.inbound.record(
-            channel=command.channel, kind="order", body=command.raw, received_at=clock.now(),
-            result="rejected", error=error,
+            channel=command.channel,
+            kind="order",
+            body=command.raw,
+            received_at=clock.now(),
+            result="rejected",
+            error=error,
         )
         uow.commit()
 
@@ -143,18 +151,33 @@ def _record_rejected(uow: UnitOfWork, command: IngestOrder, clock: Clock, error:
 def _new_order(command: IngestOrder, now: datetime) -> Order:
     lines = [
         OrderLine(
-            line_no=i, channel_sku=line.channel_sku, qty=line.qty, unit_price=line.unit_price,
-            discount=line.discount, sku=line.sku,
+            line_no=i,
+            channel_sku=line.channel_sku,
+            qty=line.qty,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            sku=line.sku,
         )
         for i, line in enumerate(command.lines, start=1)
     ]
     return Order.receive(
-        id=new_id(), channel=command.channel, external_id=command.external_id,
-        channel_status=command.status, delivery=command.delivery, lines=lines,
-        channel_created_at=command.created_at, channel_updated_at=command.updated_at, at=now,
-        buyer=command.buyer, ship_to=command.ship_to, pickup_location=command.pickup_location,
-        shipping_fee=command.shipping_fee, total=command.total, payment=command.payment,
-        remark=command.remark, cod=command.cod,
+        id=new_id(),
+        channel=command.channel,
+        external_id=command.external_id,
+        channel_status=command.status,
+        delivery=command.delivery,
+        lines=lines,
+        channel_created_at=command.created_at,
+        channel_updated_at=command.updated_at,
+        at=now,
+        buyer=command.buyer,
+        ship_to=command.ship_to,
+        pickup_location=command.pickup_location,
+        shipping_fee=command.shipping_fee,
+        total=command.total,
+        payment=command.payment,
+        remark=command.remark,
+        cod=command.cod,
     )
 
 
@@ -180,8 +203,12 @@ def _apply_update(
     target = command.status
     if command.counter_sale:
         if target is OrderStatus.REFUNDED and order.can_become(target):
-            order.transition(target, f"returned at the counter of {order.pickup_location}", now,
-                             source=order.channel)
+            order.transition(
+                target,
+                f"returned at the counter of {order.pickup_location}",
+                now,
+                source=order.channel,
+            )
             _counter_movements(uow, order, MovementKind.RETURN, now)
         return Outcome.UPDATED, None
     if target is OrderStatus.REFUNDED and (
@@ -201,10 +228,14 @@ def _apply_update(
         resumed: OrderStatus = order.status
         if target is not OrderStatus.PAID or resumed is not OrderStatus.CREATED:
             return Outcome.UPDATED, routing.route_order(uow, order, now, policy).pickup_code
-    if target is OrderStatus.PAID and order.status is OrderStatus.CREATED or (
+    if (
         target is OrderStatus.PAID
-        and order.status is OrderStatus.HELD
-        and order.held_from is OrderStatus.CREATED
+        and order.status is OrderStatus.CREATED
+        or (
+            target is OrderStatus.PAID
+            and order.status is OrderStatus.HELD
+            and order.held_from is OrderStatus.CREATED
+        )
     ):
         order.pay(command.payment, f"paid on {order.channel}", now)
         return Outcome.UPDATED, routing.route_order(uow, order, now, policy).pickup_code
@@ -229,11 +260,15 @@ def _counter_movements(uow: UnitOfWork, order: Order, kind: MovementKind, now: d
         if kind is MovementKind.SALE:
             delta = -min(line.qty, max(0, level.on_hand - level.reserved))
             if -delta < line.qty:
-                order.note(f"sold {line.qty} x {line.sku} at {store} with only {-delta} free "
-                           "in the hub; count the shelf", now)
+                order.note(
+                    f"sold {line.qty} x {line.sku} at {store} with only {-delta} free "
+                    "in the hub; count the shelf",
+                    now,
+                )
         else:
-            sold = uow.stock.movement_qty(store, line.sku, MovementKind.SALE,
-                                          f"order:{order.id}:{line.line_no}")
+            sold = uow.stock.movement_qty(
+                store, line.sku, MovementKind.SALE, f"order:{order.id}:{line.line_no}"
+            )
             delta = -sold if sold < 0 else 0
         if delta:
             uow.stock.move(store, line.sku, kind, delta, reference, now)
@@ -289,8 +324,17 @@ def allocate_if_paid(
 # -- actions ----------------------------------------------------------------------------------
 
 ACTIONS = (
-    "pay", "hold", "release", "allocate", "pick", "ship", "deliver", "complete", "cancel",
-    "refund", "pickup",
+    "pay",
+    "hold",
+    "release",
+    "allocate",
+    "pick",
+    "ship",
+    "deliver",
+    "complete",
+    "cancel",
+    "refund",
+    "pickup",
 )
 
 
@@ -316,7 +360,7 @@ def apply_action(
     if command.action == "pickup":
         code = str(command.details.get("code") or "")
         if not code.strip():
-            raise InvalidInput("give the pickup code the buyer shows: {\"code\": \"...\"}")
+            raise InvalidInput('give the pickup code the buyer shows: {"code": "..."}')
         return routing.collect_pickup(uow, command.order_id, code, now, actor=command.actor)
     with uow:
         order = uow.orders.get(command.order_id)
@@ -326,7 +370,9 @@ def apply_action(
         _ACTION_HANDLERS[command.action](_Act(uow, order, cause, now, policy, command.details))
         uow.orders.save(order)
         uow.audit.record(
-            actor=command.actor, action=f"order.{command.action}", subject=f"order:{order.id}",
+            actor=command.actor,
+            action=f"order.{command.action}",
+            subject=f"order:{order.id}",
             details={"reason": command.reason, **command.details, "status": str(order.status)},
             at=now,
         )

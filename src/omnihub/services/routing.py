@@ -77,16 +77,25 @@ DEFAULT_POLICY = RoutingPolicy()
 REVIEW_RULES = "review_rules"
 
 
-def replace_review_rules(uow: UnitOfWork, text: str, now: datetime, policy: RoutingPolicy,
-                         actor: str = "api") -> tuple[ReviewRules, int]:
+def replace_review_rules(
+    uow: UnitOfWork, text: str, now: datetime, policy: RoutingPolicy, actor: str = "api"
+) -> tuple[ReviewRules, int]:
     """Check and store new review rules, and their version; a bad file changes nothing
     (RuleFileError says why)."""
     rules = parse_rules(text)
     with uow:
         version = uow.routing.save_document(REVIEW_RULES, text, now)
-        uow.audit.record(actor=actor, action="rules.review_replaced", subject="rules:review",
-                         details={"version": version, "rules": len(rules.rules),
-                                  "services": len(rules.services)}, at=now)
+        uow.audit.record(
+            actor=actor,
+            action="rules.review_replaced",
+            subject="rules:review",
+            details={
+                "version": version,
+                "rules": len(rules.rules),
+                "services": len(rules.services),
+            },
+            at=now,
+        )
         uow.commit()
     policy.adopt(rules, version)
     return rules, version
@@ -191,7 +200,10 @@ def _source_and_reserve(
         available = {(lv.location, lv.sku): lv.available for lv in levels}
         try:
             decision = source(
-                request, index, index.availability(available, skus), load=load,
+                request,
+                index,
+                index.availability(available, skus),
+                load=load,
                 weights=policy.weights,
             )
         except RoutingError as exc:
@@ -491,7 +503,12 @@ def ship_fulfilment(
         order = uow.orders.get(fulfilment.order_id)
         assert order is not None
         ship_part(
-            uow, fulfilment, order, now, carrier=carrier, tracking_number=tracking_number,
+            uow,
+            fulfilment,
+            order,
+            now,
+            carrier=carrier,
+            tracking_number=tracking_number,
             actor=actor,
         )
         uow.commit()

@@ -39,9 +39,7 @@ class MemoryBus(EventBus):
 
         self.subscribe_batch(durable, patterns, each)
 
-    def subscribe_batch(
-        self, durable: str, patterns: Sequence[str], handler: BatchHandler
-    ) -> None:
+    def subscribe_batch(self, durable: str, patterns: Sequence[str], handler: BatchHandler) -> None:
         with self._lock:
             self._subscribers.append((durable, tuple(patterns), handler))
 

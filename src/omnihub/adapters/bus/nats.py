@@ -164,9 +164,7 @@ class NatsBus(EventBus):
 
         self.subscribe_batch(durable, patterns, each)
 
-    def subscribe_batch(
-        self, durable: str, patterns: Sequence[str], handler: BatchHandler
-    ) -> None:
+    def subscribe_batch(self, durable: str, patterns: Sequence[str], handler: BatchHandler) -> None:
         for pattern in patterns:
             family = pattern.split(".", 1)[0]
             families = FAMILIES if family in ("*", ">") else (family,)
@@ -211,16 +209,14 @@ class NatsBus(EventBus):
                         try:
                             readable.append((message, json.loads(message.data)))
                         except ValueError:  # never readable: redelivering it would loop
-                            log.error("consumer %s dropped unreadable %s", durable,
-                                      message.subject)
+                            log.error("consumer %s dropped unreadable %s", durable, message.subject)
                             await message.term()
                     if not readable:
                         continue
                     try:
                         await loop.run_in_executor(None, handler, [e for _, e in readable])
                     except Exception:  # the batch is redelivered after a short pause
-                        log.exception("consumer %s failed on a batch of %d", durable,
-                                      len(readable))
+                        log.exception("consumer %s failed on a batch of %d", durable, len(readable))
                         for message, _ in readable:
                             await message.nak(delay=1.0)
                     else:

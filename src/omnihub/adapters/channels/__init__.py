@@ -45,5 +45,10 @@ def adapter_for(name: str) -> ChannelAdapter:
 
 def channel_config(row: dict[str, Any]) -> ChannelConfig:
     """A channel as stored (``channels`` row) as its adapter's configuration."""
-    return ChannelConfig(code=row["code"], adapter=row["adapter"], secret=row.get("secret"),
-                         credentials=row.get("credentials") or {}, endpoint=row.get("endpoint"))
+    return ChannelConfig(
+        code=row["code"],
+        adapter=row["adapter"],
+        secret=row.get("secret"),
+        credentials=row.get("credentials") or {},
+        endpoint=row.get("endpoint"),
+    )

@@ -109,8 +109,11 @@ class PlatformSimulator:
                 length = int(self.headers.get("content-length") or 0)
                 split = urlsplit(self.path)
                 request = SimRequest(
-                    self.command, split.path, dict(parse_qsl(split.query, keep_blank_values=True)),
-                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                    self.command,
+                    split.path,
+                    dict(parse_qsl(split.query, keep_blank_values=True)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
                 )
                 response = simulator.handle(request)
                 self.send_response(response.status)
@@ -127,8 +130,9 @@ class PlatformSimulator:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name=f"{self.name}-simulator")
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name=f"{self.name}-simulator"
+        )
         self.client = httpx.Client(timeout=10)
         self.route("POST", "/_sim/faults", self._set_faults)
 
@@ -220,23 +224,28 @@ class PlatformSimulator:
     ) -> tuple[list[dict[str, Any]], int]:
         """Orders modified in [start, end], oldest first, one page (1-based) and the total."""
         with self.lock:
-            ids = sorted(
-                (m, i) for i, m in self.modified.items() if start <= m <= end
-            )
+            ids = sorted((m, i) for i, m in self.modified.items() if start <= m <= end)
             chosen = [self.orders[i] for _, i in ids[(page - 1) * size : page * size]]
         return chosen, len(ids)
 
     # -- pushing to the hub (webhook platforms) -----------------------------------------------
-    def push(self, external_id: str, body: bytes, headers: dict[str, str],
-             path: str = "/orders", attempts: int = 5) -> int:
+    def push(
+        self,
+        external_id: str,
+        body: bytes,
+        headers: dict[str, str],
+        path: str = "/orders",
+        attempts: int = 5,
+    ) -> int:
         """Send one order message to the hub as the platform would, retrying on failure (as
         platforms do); the hub's last status is kept in ``pushed``."""
         assert self.hub_url, "set hub_url (the hub's /api/v1/channels/<code>) first"
         status = 0
         for attempt in range(attempts):
             try:
-                status = self.client.post(self.hub_url + path, content=body,
-                                          headers=headers).status_code
+                status = self.client.post(
+                    self.hub_url + path, content=body, headers=headers
+                ).status_code
             except httpx.HTTPError:
                 status = 0
             if status < 500 and status != 0:

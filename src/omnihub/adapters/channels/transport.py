@@ -20,7 +20,10 @@ from omnihub.ports import (
 
 def send(client: httpx.Client, request: OutboundRequest) -> httpx.Response:
     return client.request(
-        request.method, request.url, content=request.body or None, headers=request.headers,
+        request.method,
+        request.url,
+        content=request.body or None,
+        headers=request.headers,
         params=request.params,
     )
 
@@ -86,5 +89,4 @@ def pages(
         page = read(number)
         yield page
     if page.has_more:
-        raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window",
-                          retry=True)
+        raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window", retry=True)

@@ -226,7 +226,8 @@ class SqlBackendRepository(BackendRepository):
             .limit(limit)
         )
         return [
-            LedgerEntry(r.id, r.location, r.sku, MovementKind(r.kind), r.qty, r.reference,
-                        r.created_at)
+            LedgerEntry(
+                r.id, r.location, r.sku, MovementKind(r.kind), r.qty, r.reference, r.created_at
+            )
             for r in rows
         ]

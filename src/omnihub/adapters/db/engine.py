@@ -36,7 +36,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     # pool_size + overflow per process: with several server processes the total must stay
     # under the server's max_connections (100 by default on PostgreSQL)
     return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=True,
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size // 2,
+        pool_pre_ping=True,
         pool_timeout=60,
     )
 

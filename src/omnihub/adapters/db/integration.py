@@ -402,14 +402,25 @@ class IntegrationStore:
             ).scalar_one()
 
     def advance_cursor(
-        self, channel: str, owner: str, *, to: datetime | None, pulled: int, rejected: int,
-        error: str | None, now: datetime,
+        self,
+        channel: str,
+        owner: str,
+        *,
+        to: datetime | None,
+        pulled: int,
+        rejected: int,
+        error: str | None,
+        now: datetime,
     ) -> None:
         """Record a pull: the cursor moves to ``to`` only when the whole window was read."""
         C = channel_cursors
         values: dict[str, Any] = {
-            "pulled": C.c.pulled + pulled, "rejected": C.c.rejected + rejected,
-            "last_error": error, "last_pull_at": now, "lease_until": None, "lease_owner": None,
+            "pulled": C.c.pulled + pulled,
+            "rejected": C.c.rejected + rejected,
+            "last_error": error,
+            "last_pull_at": now,
+            "lease_until": None,
+            "lease_owner": None,
         }
         held = sa.and_(C.c.channel == channel, C.c.lease_owner == owner)
         with self._begin() as conn:

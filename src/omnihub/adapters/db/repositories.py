@@ -92,8 +92,12 @@ class SqlCatalogRepository(CatalogRepository):
             raise AlreadyExists(f"SKU {sku.code} already exists", details={"sku": sku.code})
         self.conn.execute(
             sa.insert(skus).values(
-                code=sku.code, name=sku.name, barcode=sku.barcode, price_cents=sku.price.cents,
-                currency=sku.price.currency, created_at=_now(),
+                code=sku.code,
+                name=sku.name,
+                barcode=sku.barcode,
+                price_cents=sku.price.cents,
+                currency=sku.price.currency,
+                created_at=_now(),
             )
         )
 
@@ -134,8 +138,11 @@ class SqlCatalogRepository(CatalogRepository):
             with self.conn.begin_nested():
                 self.conn.execute(
                     sa.insert(external_refs).values(
-                        channel=mapping.channel, kind=SKU_REF, external_id=mapping.channel_sku,
-                        internal_id=mapping.sku, created_at=_now(),
+                        channel=mapping.channel,
+                        kind=SKU_REF,
+                        external_id=mapping.channel_sku,
+                        internal_id=mapping.sku,
+                        created_at=_now(),
                     )
                 )
         except sa.exc.IntegrityError as exc:
@@ -156,9 +163,14 @@ class SqlCatalogRepository(CatalogRepository):
 
 def _location(row: Any) -> Location:
     return Location(
-        code=row.code, name=row.name, type=LocationType(row.type), lat=row.lat, lon=row.lon,
+        code=row.code,
+        name=row.name,
+        type=LocationType(row.type),
+        lat=row.lat,
+        lon=row.lon,
         services=frozenset(Service(s) for s in row.services),
-        channels=frozenset(row.channels), capacity_per_day=row.capacity_per_day,
+        channels=frozenset(row.channels),
+        capacity_per_day=row.capacity_per_day,
         priority=row.priority,
     )
 
@@ -175,9 +187,7 @@ class _KnownLocations:
 # Per engine (one database): the list is read for every order routed, and changes rarely.
 # Locations are only ever added, never changed, so the stamp changes whenever the list does,
 # by this process or any other (or when the table is emptied and filled again).
-_known_locations: weakref.WeakKeyDictionary[Engine, _KnownLocations] = (
-    weakref.WeakKeyDictionary()
-)
+_known_locations: weakref.WeakKeyDictionary[Engine, _KnownLocations] = weakref.WeakKeyDictionary()
 _known_locations_lock = threading.Lock()
 
 _LOCATION = sa.select(locations).where(locations.c.code == sa.bindparam("code"))
@@ -200,11 +210,15 @@ class SqlLocationRepository(LocationRepository):
         self.conn.execute(
             _INSERT_LOCATION,
             {
-                "code": location.code, "name": location.name, "type": str(location.type),
-                "lat": location.lat, "lon": location.lon,
+                "code": location.code,
+                "name": location.name,
+                "type": str(location.type),
+                "lat": location.lat,
+                "lon": location.lon,
                 "services": sorted(str(s) for s in location.services),
                 "channels": sorted(location.channels),
-                "capacity_per_day": location.capacity_per_day, "priority": location.priority,
+                "capacity_per_day": location.capacity_per_day,
+                "priority": location.priority,
                 "created_at": _now(),
             },
         )
@@ -263,7 +277,9 @@ def _payment(data: dict[str, Any] | None) -> Payment | None:
     if not data:
         return None
     return Payment(
-        data["provider"], data["transaction_id"], Money.of(data["amount"], data["currency"]),
+        data["provider"],
+        data["transaction_id"],
+        Money.of(data["amount"], data["currency"]),
         datetime.fromisoformat(data["paid_at"]),
     )
 
@@ -349,7 +365,8 @@ class SqlOrderRepository(OrderRepository):
 
     def waiting_for_mapping(self, channel: str, channel_sku: str) -> builtins.list[str]:
         rows = self.conn.execute(
-            sa.select(ORD.c.id).distinct()
+            sa.select(ORD.c.id)
+            .distinct()
             .join(order_lines, order_lines.c.order_id == ORD.c.id)
             .where(
                 ORD.c.channel == channel,
@@ -363,8 +380,9 @@ class SqlOrderRepository(OrderRepository):
 
     def count_by(self) -> builtins.list[tuple[str, str, str | None, int]]:
         rows = self.conn.execute(
-            sa.select(ORD.c.channel, ORD.c.status, ORD.c.hold_reason, sa.func.count())
-            .group_by(ORD.c.channel, ORD.c.status, ORD.c.hold_reason)
+            sa.select(ORD.c.channel, ORD.c.status, ORD.c.hold_reason, sa.func.count()).group_by(
+                ORD.c.channel, ORD.c.status, ORD.c.hold_reason
+            )
         )
         return [(c, s, h, int(n)) for c, s, h, n in rows]
 
@@ -384,9 +402,12 @@ class SqlOrderRepository(OrderRepository):
             currency = currencies[ln.order_id]
             lines[ln.order_id].append(
                 OrderLine(
-                    ln.line_no, ln.channel_sku, ln.qty,
+                    ln.line_no,
+                    ln.channel_sku,
+                    ln.qty,
                     Money.from_cents(ln.unit_price_cents, currency),
-                    Money.from_cents(ln.discount_cents, currency), ln.sku,
+                    Money.from_cents(ln.discount_cents, currency),
+                    ln.sku,
                 )
             )
         history: dict[str, builtins.list[Transition]] = {i: [] for i in ids}
@@ -394,27 +415,43 @@ class SqlOrderRepository(OrderRepository):
             history[t.order_id].append(
                 Transition(
                     OrderStatus(t.from_status) if t.from_status else None,
-                    OrderStatus(t.to_status), t.cause, t.at,
+                    OrderStatus(t.to_status),
+                    t.cause,
+                    t.at,
                 )
             )
         result = []
         for row in rows:
             order = Order(
-                id=row.id, channel=row.channel, external_id=row.external_id,
-                status=OrderStatus(row.status), delivery=DeliveryMode(row.delivery),
-                lines=lines[row.id], channel_created_at=row.channel_created_at,
-                channel_updated_at=row.channel_updated_at, buyer=_buyer(row.buyer),
-                ship_to=_address(row.ship_to), pickup_location=row.pickup_location,
+                id=row.id,
+                channel=row.channel,
+                external_id=row.external_id,
+                status=OrderStatus(row.status),
+                delivery=DeliveryMode(row.delivery),
+                lines=lines[row.id],
+                channel_created_at=row.channel_created_at,
+                channel_updated_at=row.channel_updated_at,
+                buyer=_buyer(row.buyer),
+                ship_to=_address(row.ship_to),
+                pickup_location=row.pickup_location,
                 shipping_fee=Money.from_cents(row.shipping_fee_cents, row.currency),
                 total=Money.from_cents(row.total_cents, row.currency),
-                payment=_payment(row.payment), remark=row.remark, hold_reason=row.hold_reason,
+                payment=_payment(row.payment),
+                remark=row.remark,
+                hold_reason=row.hold_reason,
                 held_from=OrderStatus(row.held_from) if row.held_from else None,
-                cod=row.cod, service_level=row.service_level, reviewed=row.reviewed,
-                merge_group=row.merge_group, version=row.version, transitions=history[row.id],
+                cod=row.cod,
+                service_level=row.service_level,
+                reviewed=row.reviewed,
+                merge_group=row.merge_group,
+                version=row.version,
+                transitions=history[row.id],
             )
             self.seen[order.id] = order
             self._loaded[order.id] = (
-                order.version, len(order.transitions), {ln.line_no: ln.sku for ln in order.lines}
+                order.version,
+                len(order.transitions),
+                {ln.line_no: ln.sku for ln in order.lines},
             )
             result.append(order)
         return result
@@ -425,8 +462,11 @@ class SqlOrderRepository(OrderRepository):
         bound = self.conn.execute(
             _BIND_ORDER[self.conn.dialect.name],
             {
-                "channel": order.channel, "kind": ORDER_REF, "external_id": order.external_id,
-                "internal_id": order.id, "created_at": now,
+                "channel": order.channel,
+                "kind": ORDER_REF,
+                "external_id": order.external_id,
+                "internal_id": order.id,
+                "created_at": now,
             },
         ).first()
         if bound is None:
@@ -437,8 +477,12 @@ class SqlOrderRepository(OrderRepository):
             _INSERT_LINES,
             [
                 {
-                    "order_id": order.id, "line_no": ln.line_no, "channel_sku": ln.channel_sku,
-                    "sku": ln.sku, "qty": ln.qty, "unit_price_cents": ln.unit_price.cents,
+                    "order_id": order.id,
+                    "line_no": ln.line_no,
+                    "channel_sku": ln.channel_sku,
+                    "sku": ln.sku,
+                    "qty": ln.qty,
+                    "unit_price_cents": ln.unit_price.cents,
                     "discount_cents": ln.discount.cents,
                 }
                 for ln in order.lines
@@ -446,8 +490,11 @@ class SqlOrderRepository(OrderRepository):
         )
         self._insert_transitions(order, order.transitions)
         self.seen[order.id] = order
-        self._loaded[order.id] = (order.version, len(order.transitions),
-                                  {ln.line_no: ln.sku for ln in order.lines})
+        self._loaded[order.id] = (
+            order.version,
+            len(order.transitions),
+            {ln.line_no: ln.sku for ln in order.lines},
+        )
 
     def save(self, order: Order) -> None:
         version, n_transitions, line_skus = self._loaded[order.id]
@@ -466,8 +513,11 @@ class SqlOrderRepository(OrderRepository):
         if mapped:
             self.conn.execute(_UPDATE_LINE_SKU, mapped)
         self._insert_transitions(order, order.transitions[n_transitions:])
-        self._loaded[order.id] = (order.version, len(order.transitions),
-                                  {ln.line_no: ln.sku for ln in order.lines})
+        self._loaded[order.id] = (
+            order.version,
+            len(order.transitions),
+            {ln.line_no: ln.sku for ln in order.lines},
+        )
 
     def _row(self, order: Order) -> dict[str, Any]:
         return {
@@ -503,7 +553,9 @@ class SqlOrderRepository(OrderRepository):
                 {
                     "order_id": order.id,
                     "from_status": str(t.from_status) if t.from_status else None,
-                    "to_status": str(t.to_status), "cause": t.cause[:500], "at": t.at,
+                    "to_status": str(t.to_status),
+                    "cause": t.cause[:500],
+                    "at": t.at,
                 }
                 for t in new
             ],
@@ -536,18 +588,20 @@ class SqlInboundLog(InboundLog):
         row = self.conn.execute(
             _INSERT_INBOUND,
             {
-                "channel": channel[:64], "kind": kind, "body": body,
+                "channel": channel[:64],
+                "kind": kind,
+                "body": body,
                 "body_sha256": hashlib.sha256(body.encode("utf-8", "replace")).hexdigest(),
-                "received_at": received_at, "result": result, "order_id": order_id,
+                "received_at": received_at,
+                "result": result,
+                "order_id": order_id,
                 "error": error,
             },
         ).one()
         return int(row.id)
 
     def mark(self, entry_id: int, *, result: str, order_id: str | None = None) -> None:
-        self.conn.execute(
-            _MARK_INBOUND, {"b_id": entry_id, "result": result, "order_id": order_id}
-        )
+        self.conn.execute(_MARK_INBOUND, {"b_id": entry_id, "result": result, "order_id": order_id})
 
     def recent(self, limit: int, result: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(inbound_log).order_by(inbound_log.c.id.desc()).limit(limit)
@@ -593,8 +647,12 @@ class SqlOutbox(Outbox):
     def add(self, events: Sequence[Event]) -> None:
         rows = [
             {
-                "event_id": e.id, "type": e.type, "aggregate_id": e.aggregate_id,
-                "version": e.version, "occurred_at": e.occurred_at, "data": e.data,
+                "event_id": e.id,
+                "type": e.type,
+                "aggregate_id": e.aggregate_id,
+                "version": e.version,
+                "occurred_at": e.occurred_at,
+                "data": e.data,
             }
             for e in events
         ]
@@ -614,13 +672,21 @@ class SqlOutbox(Outbox):
         self.conn.execute(_LOCK_SKUS, {"codes": changed})
         levels: dict[str, list[dict[str, Any]]] = {sku: [] for sku in changed}
         for lv in self.conn.execute(_LEVELS_OF, {"skus": changed}):
-            levels[lv.sku].append({
-                "location": lv.location, "on_hand": lv.on_hand, "reserved": lv.reserved,
-                "available": StockLevel(lv.location, lv.sku, lv.on_hand, lv.reserved,
-                                        lv.safety).available,
-            })
+            levels[lv.sku].append(
+                {
+                    "location": lv.location,
+                    "on_hand": lv.on_hand,
+                    "reserved": lv.reserved,
+                    "available": StockLevel(
+                        lv.location, lv.sku, lv.on_hand, lv.reserved, lv.safety
+                    ).available,
+                }
+            )
         for row in rows:
             if row["type"] == STOCK_CHANGED:
                 locations = levels[row["aggregate_id"]]
-                row["data"] = {**row["data"], "locations": locations,
-                               "available": sum(lv["available"] for lv in locations)}
+                row["data"] = {
+                    **row["data"],
+                    "locations": locations,
+                    "available": sum(lv["available"] for lv in locations),
+                }

@@ -46,7 +46,8 @@ _FULFILMENTS_PER_NODE_SINCE = (
     .group_by(F.c.location)
 )
 _GROUP_MEMBERS = (
-    sa.select(orders.c.id).where(orders.c.merge_group == sa.bindparam("group_id"))
+    sa.select(orders.c.id)
+    .where(orders.c.merge_group == sa.bindparam("group_id"))
     .order_by(orders.c.id)
 )
 _OPEN_MERGE_GROUP = (
@@ -156,9 +157,7 @@ class SqlRoutingRepository(RoutingRepository):
         )
 
     def open_merge_group(self, merge_key: str, since: datetime) -> MergeGroup | None:
-        row = self.conn.execute(
-            _OPEN_MERGE_GROUP, {"merge_key": merge_key, "since": since}
-        ).first()
+        row = self.conn.execute(_OPEN_MERGE_GROUP, {"merge_key": merge_key, "since": since}).first()
         return None if row is None else self._group(row)
 
     def get_merge_group(self, group_id: str) -> MergeGroup | None:

@@ -38,8 +38,9 @@ _ADD_ROW = {
 }
 _MOVE = sa.update(L).where(_ROW, L.c.on_hand + _QTY >= 0).values(on_hand=L.c.on_hand + _QTY)
 _RESERVE = sa.update(L).where(_ROW, _AVAILABLE >= _QTY).values(reserved=L.c.reserved + _QTY)
-_RESERVE_RETURNING = _RESERVE.returning(L.c.location, L.c.sku, L.c.on_hand, L.c.reserved,
-                                        L.c.safety)
+_RESERVE_RETURNING = _RESERVE.returning(
+    L.c.location, L.c.sku, L.c.on_hand, L.c.reserved, L.c.safety
+)
 _UNRESERVE = sa.update(L).where(_ROW, L.c.reserved >= _QTY).values(reserved=L.c.reserved - _QTY)
 _INSERT_LEDGER = sa.insert(stock_ledger)
 _MOVEMENT = sa.and_(
@@ -102,8 +103,12 @@ class SqlStockRepository(StockRepository):
         self.conn.execute(
             _INSERT_LEDGER,
             {
-                "location": location, "sku": sku, "kind": str(kind), "qty": delta,
-                "reference": reference, "created_at": at,
+                "location": location,
+                "sku": sku,
+                "kind": str(kind),
+                "qty": delta,
+                "reference": reference,
+                "created_at": at,
             },
         )
 
@@ -140,8 +145,9 @@ class SqlStockRepository(StockRepository):
 
     def ledger_sums(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute(
-            sa.select(stock_ledger.c.location, stock_ledger.c.sku, sa.func.sum(stock_ledger.c.qty))
-            .group_by(stock_ledger.c.location, stock_ledger.c.sku)
+            sa.select(
+                stock_ledger.c.location, stock_ledger.c.sku, sa.func.sum(stock_ledger.c.qty)
+            ).group_by(stock_ledger.c.location, stock_ledger.c.sku)
         )
         return {(loc, sku): int(total) for loc, sku, total in rows}
 
@@ -153,8 +159,9 @@ class SqlStockRepository(StockRepository):
             .limit(limit)
         )
         return [
-            LedgerEntry(r.id, r.location, r.sku, MovementKind(r.kind), r.qty, r.reference,
-                        r.created_at)
+            LedgerEntry(
+                r.id, r.location, r.sku, MovementKind(r.kind), r.qty, r.reference, r.created_at
+            )
             for r in rows
         ]
 
@@ -177,18 +184,21 @@ _END_RESERVATION = (
     .values(state=sa.bindparam("state"), ended_at=sa.bindparam("ended_at"))
 )
 _OF_ORDER = R.c.order_id == sa.bindparam("b_order_id")
-_SET_EXPIRY = (
-    sa.update(R).where(_OF_ORDER, _ACTIVE).values(expires_at=sa.bindparam("expires_at"))
-)
+_SET_EXPIRY = sa.update(R).where(_OF_ORDER, _ACTIVE).values(expires_at=sa.bindparam("expires_at"))
 _RESERVATIONS_OF = sa.select(R).where(_OF_ORDER).order_by(R.c.id)
 _ACTIVE_RESERVATIONS_OF = sa.select(R).where(_OF_ORDER, _ACTIVE).order_by(R.c.id)
 
 
 def _reservation(row: sa.Row[tuple[object, ...]]) -> Reservation:
     return Reservation(
-        id=row.id, location=row.location, sku=row.sku, qty=row.qty,
-        state=ReservationState(row.state), created_at=row.created_at,
-        expires_at=row.expires_at, order_id=row.order_id,
+        id=row.id,
+        location=row.location,
+        sku=row.sku,
+        qty=row.qty,
+        state=ReservationState(row.state),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        order_id=row.order_id,
     )
 
 
@@ -206,8 +216,13 @@ class SqlReservationRepository(ReservationRepository):
             _INSERT_RESERVATION,
             [
                 {
-                    "id": r.id, "location": r.location, "sku": r.sku, "qty": r.qty,
-                    "state": str(r.state), "order_id": r.order_id, "created_at": r.created_at,
+                    "id": r.id,
+                    "location": r.location,
+                    "sku": r.sku,
+                    "qty": r.qty,
+                    "state": str(r.state),
+                    "order_id": r.order_id,
+                    "created_at": r.created_at,
                     "expires_at": r.expires_at,
                 }
                 for r in reservations

@@ -211,8 +211,9 @@ class ConnectorRuntime:
             calls = self.render(delivery) if self.render is not None else None
         except Exception as exc:  # a payload the adapter can't turn into a call: never will
             log.exception("cannot build the call for delivery %s", delivery.event_id)
-            return self._result(delivery, started, f"cannot build the call: {exc}", None,
-                                final=True)
+            return self._result(
+                delivery, started, f"cannot build the call: {exc}", None, final=True
+            )
         if calls is None:
             return self._send_envelope(delivery)
         status: int | None = None
@@ -221,7 +222,10 @@ class ConnectorRuntime:
         for call in calls:  # a delivery may take several calls (one per mapped item): all must
             try:
                 response = self.client.request(
-                    call.method, call.url, content=call.body or None, headers=call.headers,
+                    call.method,
+                    call.url,
+                    content=call.body or None,
+                    headers=call.headers,
                     params=call.params,
                 )
                 status = response.status_code
@@ -281,8 +285,13 @@ class ConnectorRuntime:
         return self._result(delivery, started, error, status)
 
     def _result(
-        self, delivery: Delivery, started: float, error: str | None, status: int | None,
-        *, final: bool = False,
+        self,
+        delivery: Delivery,
+        started: float,
+        error: str | None,
+        status: int | None,
+        *,
+        final: bool = False,
     ) -> Outcome:
         """Count the attempt; delivered, retried later, or dead (after the last attempt, or
         at once for an answer no retry can change)."""

@@ -84,10 +84,16 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
         if sweeper:
             settings = hub.settings
             tasks = [
-                asyncio.create_task(_every(settings.sweep_interval_seconds, "reservation sweep",
-                                           lambda: _sweep(hub))),
-                asyncio.create_task(_every(settings.release_interval_seconds, "order release",
-                                           lambda: _release(hub))),
+                asyncio.create_task(
+                    _every(
+                        settings.sweep_interval_seconds, "reservation sweep", lambda: _sweep(hub)
+                    )
+                ),
+                asyncio.create_task(
+                    _every(
+                        settings.release_interval_seconds, "order release", lambda: _release(hub)
+                    )
+                ),
                 asyncio.create_task(_every(2.0, "review rules sync", lambda: _sync_rules(hub))),
             ]
         workers = None
@@ -117,11 +123,22 @@ def create_app(hub: Hub | None = None, *, sweeper: bool = True) -> FastAPI:
     def metrics() -> Response:
         from omnihub.entrypoints.api.metrics import render
 
-        return Response(render(hub, app.state.workers),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(
+            render(hub, app.state.workers), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
     errors.install(app)
-    for module in (catalog, locations, inventory, orders, routing, integration, channels,
-                   backends, operations):
+    for module in (
+        catalog,
+        locations,
+        inventory,
+        orders,
+        routing,
+        integration,
+        channels,
+        backends,
+        operations,
+    ):
         app.include_router(module.router)
     app.add_middleware(errors.NoNulInUrl)
     app.add_middleware(errors.BodyLimit, limit=hub.settings.max_body_bytes)

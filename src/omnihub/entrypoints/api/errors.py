@@ -18,14 +18,21 @@ from omnihub.domain.errors import DomainError, ErrorCode, NotFound
 log = logging.getLogger("omnihub.api")
 
 _CONFLICTS = {
-    ErrorCode.ALREADY_EXISTS, ErrorCode.MAPPING_CONFLICT, ErrorCode.INSUFFICIENT_STOCK,
-    ErrorCode.STOCK_RESERVED, ErrorCode.RESERVATION_NOT_ACTIVE, ErrorCode.ILLEGAL_TRANSITION,
+    ErrorCode.ALREADY_EXISTS,
+    ErrorCode.MAPPING_CONFLICT,
+    ErrorCode.INSUFFICIENT_STOCK,
+    ErrorCode.STOCK_RESERVED,
+    ErrorCode.RESERVATION_NOT_ACTIVE,
+    ErrorCode.ILLEGAL_TRANSITION,
 }
 
 _BY_CODE = {
-    ErrorCode.BAD_SIGNATURE: 401, ErrorCode.REQUEST_EXPIRED: 401,
-    ErrorCode.REPLAYED_MESSAGE: 409, ErrorCode.UNREADABLE_PAYLOAD: 400,
-    ErrorCode.UNKNOWN_CHANNEL_STATUS: 400, ErrorCode.CHANNEL_UNAVAILABLE: 503,
+    ErrorCode.BAD_SIGNATURE: 401,
+    ErrorCode.REQUEST_EXPIRED: 401,
+    ErrorCode.REPLAYED_MESSAGE: 409,
+    ErrorCode.UNREADABLE_PAYLOAD: 400,
+    ErrorCode.UNKNOWN_CHANNEL_STATUS: 400,
+    ErrorCode.CHANNEL_UNAVAILABLE: 503,
     ErrorCode.BACKEND_UNAVAILABLE: 503,
     ErrorCode.UNKNOWN_CHANNEL: 404,
 }
@@ -73,8 +80,11 @@ def install(app: FastAPI) -> None:
         errors = list(exc.errors())
         if any(err.get("type") == "json_invalid" for err in errors):
             return JSONResponse(
-                error_body("malformed_json", "the request body is not valid JSON",
-                           {"problem": errors[0].get("ctx", {}).get("error", "")}),
+                error_body(
+                    "malformed_json",
+                    "the request body is not valid JSON",
+                    {"problem": errors[0].get("ctx", {}).get("error", "")},
+                ),
                 status_code=400,
             )
         summary, details = _describe(errors)
@@ -149,17 +159,28 @@ class NoNulInUrl:
             "\x00" in scope.get("path", "")
             or b"\x00" in unquote_to_bytes(scope.get("query_string", b""))
         ):
-            await _send_error(send, 422, error_body(
-                str(ErrorCode.VALIDATION),
-                "the URL contains a NUL character (%00); no name or id in the hub has one",
-            ))
+            await _send_error(
+                send,
+                422,
+                error_body(
+                    str(ErrorCode.VALIDATION),
+                    "the URL contains a NUL character (%00); no name or id in the hub has one",
+                ),
+            )
             return
         await self.app(scope, receive, send)
 
 
 async def _send_error(send: Send, status: int, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

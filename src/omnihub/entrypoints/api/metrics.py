@@ -23,23 +23,30 @@ class HubCollector(Collector):
         now = self.hub.clock.now()
         backlog, oldest = store.outbox_backlog(now)
         yield GaugeMetricFamily("omnihub_outbox_backlog", "Events not yet published", backlog)
-        yield GaugeMetricFamily("omnihub_outbox_oldest_age_seconds",
-                                "Age of the oldest unpublished event", oldest)
-        deliveries = GaugeMetricFamily("omnihub_deliveries", "Outbound deliveries",
-                                       labels=["endpoint", "status"])
-        attempts = GaugeMetricFamily("omnihub_delivery_attempts", "Attempts made",
-                                     labels=["endpoint", "status"])
+        yield GaugeMetricFamily(
+            "omnihub_outbox_oldest_age_seconds", "Age of the oldest unpublished event", oldest
+        )
+        deliveries = GaugeMetricFamily(
+            "omnihub_deliveries", "Outbound deliveries", labels=["endpoint", "status"]
+        )
+        attempts = GaugeMetricFamily(
+            "omnihub_delivery_attempts", "Attempts made", labels=["endpoint", "status"]
+        )
         for endpoint, status, count, tries in store.delivery_counts():
             deliveries.add_metric([endpoint, status], count)
             attempts.add_metric([endpoint, status], tries)
         yield deliveries
         yield attempts
-        lag = GaugeMetricFamily("omnihub_channel_sync_lag_ms",
-                                "Stock change to channel acknowledgement",
-                                labels=["channel", "quantile"])
-        behind = GaugeMetricFamily("omnihub_channel_skus_behind",
-                                   "SKUs whose channel value differs from the hub's",
-                                   labels=["channel"])
+        lag = GaugeMetricFamily(
+            "omnihub_channel_sync_lag_ms",
+            "Stock change to channel acknowledgement",
+            labels=["channel", "quantile"],
+        )
+        behind = GaugeMetricFamily(
+            "omnihub_channel_skus_behind",
+            "SKUs whose channel value differs from the hub's",
+            labels=["channel"],
+        )
         for channel in store.channels():
             sync = store.sync_status(channel["code"])
             for q in ("p50", "p99"):
@@ -48,27 +55,33 @@ class HubCollector(Collector):
             behind.add_metric([channel["code"]], sync["behind"])
         yield lag
         yield behind
-        reservations = GaugeMetricFamily("omnihub_reservations", "Reservations by state",
-                                         labels=["state"])
+        reservations = GaugeMetricFamily(
+            "omnihub_reservations", "Reservations by state", labels=["state"]
+        )
         with self.hub.read_uow() as uow:
             for state, count in uow.reservations.count_by_state().items():
                 reservations.add_metric([state], count)
         yield reservations
-        refused = GaugeMetricFamily("omnihub_reservations_refused_total",
-                                    "Reservations refused for lack of stock (this process)")
+        refused = GaugeMetricFamily(
+            "omnihub_reservations_refused_total",
+            "Reservations refused for lack of stock (this process)",
+        )
         refused.add_metric([], self.hub.counters.get("reservations_refused", 0))
         yield refused
         if self.workers is not None:
             runtime = self.workers.runtime
-            breaker = GaugeMetricFamily("omnihub_circuit_open",
-                                        "1 when the endpoint's circuit is open",
-                                        labels=["endpoint", "state"])
+            breaker = GaugeMetricFamily(
+                "omnihub_circuit_open",
+                "1 when the endpoint's circuit is open",
+                labels=["endpoint", "state"],
+            )
             for endpoint, item in runtime.breakers.items():
                 breaker.add_metric([endpoint, item.state], 0 if item.state == "closed" else 1)
             yield breaker
             for name, value in runtime.stats.items():
-                yield GaugeMetricFamily(f"omnihub_connector_{name}",
-                                        f"Connector runtime {name} (this process)", value)
+                yield GaugeMetricFamily(
+                    f"omnihub_connector_{name}", f"Connector runtime {name} (this process)", value
+                )
 
 
 def render(hub: Hub, workers: Any = None) -> bytes:

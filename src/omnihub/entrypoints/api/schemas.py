@@ -31,8 +31,15 @@ MAX_MONEY = Decimal("999999999999.99")
 MoneyField = Annotated[
     Decimal, BeforeValidator(_no_float), Field(ge=0, max_digits=14, decimal_places=2)
 ]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+    ),
+]
 Text = Annotated[str, StringConstraints(max_length=500)]
 
 

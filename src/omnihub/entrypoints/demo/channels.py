@@ -27,8 +27,17 @@ log = logging.getLogger(__name__)
 
 #: Each channel's share of the day's orders.
 CHANNEL_SHARE = {
-    "tmall": 0.16, "taobao": 0.10, "jd": 0.14, "pdd": 0.12, "douyin": 0.10, "shopify": 0.05,
-    "woocommerce": 0.04, "miniapp": 0.10, "pos": 0.07, "meituan": 0.06, "eleme": 0.06,
+    "tmall": 0.16,
+    "taobao": 0.10,
+    "jd": 0.14,
+    "pdd": 0.12,
+    "douyin": 0.10,
+    "shopify": 0.05,
+    "woocommerce": 0.04,
+    "miniapp": 0.10,
+    "pos": 0.07,
+    "meituan": 0.06,
+    "eleme": 0.06,
 }
 #: Channels whose orders are for one store: sold at its counter, or delivered from it by the
 #: platform's riders the same day.
@@ -118,7 +127,11 @@ class ChannelSimulator(Simulator):
     """One sales channel sending canonical orders at ``rate`` per second."""
 
     def __init__(
-        self, channel: str, rate: float, demo: DemoCatalog, driver: NativeDriver | None = None,
+        self,
+        channel: str,
+        rate: float,
+        demo: DemoCatalog,
+        driver: NativeDriver | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(f"channel-{channel}", **kwargs)
@@ -434,12 +447,22 @@ class CartSimulator(Simulator):
 
 
 def flash_sale(
-    base_url: str, demo: DemoCatalog, stats: Stats, buyers: int, seed: int,
+    base_url: str,
+    demo: DemoCatalog,
+    stats: Stats,
+    buyers: int,
+    seed: int,
     driver: NativeDriver | None = None,
 ) -> None:
     """A livestream drop: ``buyers`` orders for the scarce hot SKU at the same moment."""
     sim = ChannelSimulator(
-        "douyin", 1.0, demo, driver, base_url=base_url, stats=stats, stop=threading.Event(),
+        "douyin",
+        1.0,
+        demo,
+        driver,
+        base_url=base_url,
+        stats=stats,
+        stop=threading.Event(),
         seed=seed,
     )
     payloads = [sim.make_order([(HOT_SKU, 1)]) for _ in range(buyers)]

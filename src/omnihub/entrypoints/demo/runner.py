@@ -43,7 +43,10 @@ FLASH_SALE_BUYERS = 80
 
 #: tables that fit 80 columns: one space between columns, none at the edges
 COMPACT: dict[str, Any] = {
-    "box": box.SIMPLE_HEAD, "padding": (0, 1), "pad_edge": False, "collapse_padding": True
+    "box": box.SIMPLE_HEAD,
+    "padding": (0, 1),
+    "pad_edge": False,
+    "collapse_padding": True,
 }
 
 
@@ -156,11 +159,13 @@ def run_day(
         if code in DRIVERS
     }
     for code, driver in drivers.items():  # each platform lists our SKUs under its own ids
-        demo.listings[code] = {sku.code: driver.listing(sku.code, i)
-                               for i, sku in enumerate(demo.skus)}
+        demo.listings[code] = {
+            sku.code: driver.listing(sku.code, i) for i, sku in enumerate(demo.skus)
+        }
     # the listings nobody mapped yet are those platforms' own listings of the SKUs
-    demo.unmapped = [ChannelMapping(m.channel, demo.listings[m.channel][m.sku], m.sku)
-                     for m in demo.unmapped]
+    demo.unmapped = [
+        ChannelMapping(m.channel, demo.listings[m.channel][m.sku], m.sku) for m in demo.unmapped
+    ]
     started = time.monotonic()
     opening = seed_retailer(hub.uow(), hub.clock, demo, rng)
     backends.seed_stock(opening)  # the warehouse and the ERP hold what the hub holds
@@ -199,8 +204,9 @@ def run_day(
     stop = threading.Event()
     common: dict[str, Any] = {"base_url": base_url, "stats": stats, "stop": stop}
     sims: list[channels.Simulator] = [
-        channels.ChannelSimulator(name, rate * share, demo, drivers.get(name), seed=seed + i,
-                                  **common)
+        channels.ChannelSimulator(
+            name, rate * share, demo, drivers.get(name), seed=seed + i, **common
+        )
         for i, (name, share) in enumerate(channels.CHANNEL_SHARE.items())
     ]
     sims += [
@@ -250,15 +256,28 @@ def run_day(
                     flashed = True
                     threading.Thread(
                         target=channels.flash_sale,
-                        args=(base_url, demo, stats, FLASH_SALE_BUYERS, seed,
-                              drivers.get("douyin")),
+                        args=(
+                            base_url,
+                            demo,
+                            stats,
+                            FLASH_SALE_BUYERS,
+                            seed,
+                            drivers.get("douyin"),
+                        ),
                         daemon=True,
                     ).start()
                 response = client.get("/api/v1/stats")
                 hub_stats = response.json() if response.status_code == 200 else hub_stats
                 live.update(
-                    _dashboard(stats, hub_stats, elapsed, duration, _plumbing(hub, platform),
-                               _native(hub, drivers), backends.summary())
+                    _dashboard(
+                        stats,
+                        hub_stats,
+                        elapsed,
+                        duration,
+                        _plumbing(hub, platform),
+                        _native(hub, drivers),
+                        backends.summary(),
+                    )
                 )
                 if not console.is_terminal and time.monotonic() - last_line >= 5:
                     last_line = time.monotonic()
@@ -271,9 +290,7 @@ def run_day(
         for sim in sims:
             sim.join(timeout=35)
     # let the sweeper pass once more and the deliveries drain, then read the final state
-    console.print(
-        f"orders stopped; the hub pushes what is still due (up to {drain_seconds:g}s)..."
-    )
+    console.print(f"orders stopped; the hub pushes what is still due (up to {drain_seconds:g}s)...")
     time.sleep(1.5)
     drained = _drain(hub, timeout=drain_seconds)
     backends.stop()
@@ -337,16 +354,23 @@ def _backends(hub: Any, backends: BackendSimulators, plumbing: dict[str, Any]) -
             reports = uow.backends.compares(code, 1)
             if reports:
                 report = reports[0]
-                compares[code] = {"compared": report.compared,
-                                  "differences": len(report.differences),
-                                  "error": report.error}
+                compares[code] = {
+                    "compared": report.compared,
+                    "differences": len(report.differences),
+                    "error": report.error,
+                }
     deliveries = {
         endpoint.split(":", 1)[1]: dict(counts)
         for endpoint, counts in plumbing["deliveries"].items()
         if endpoint.startswith("backend:")
     }
-    return {**seen, "deliveries": deliveries, "riders_delivered": len(delivered),
-            "tracked": tracked, "compares": compares}
+    return {
+        **seen,
+        "deliveries": deliveries,
+        "riders_delivered": len(delivered),
+        "tracked": tracked,
+        "compares": compares,
+    }
 
 
 def _counts(c: dict[Any, int]) -> str:
@@ -374,8 +398,10 @@ def _backends_summary(console: Console, back: dict[str, Any]) -> bool:
     )
     console.print(
         "hub → back ends: "
-        + ("; ".join(f"{code} {_counts(c)}" for code, c in sorted(back["deliveries"].items()))
-           or "nothing sent")
+        + (
+            "; ".join(f"{code} {_counts(c)}" for code, c in sorted(back["deliveries"].items()))
+            or "nothing sent"
+        )
         + f"; back ends → hub callbacks answered: {_counts(back['callbacks'])}"
     )
     failed: int = sum(n for status, n in back["callbacks"].items() if not 0 < int(status) < 500)
@@ -385,21 +411,30 @@ def _backends_summary(console: Console, back: dict[str, Any]) -> bool:
     return failed == 0 and dead == 0
 
 
-CHANNEL_RATIOS = {"tmall": 0.6, "taobao": 0.4, "jd": 0.5, "pdd": 0.3, "douyin": 0.3,
-                  "shopify": 0.2, "woocommerce": 0.2, "miniapp": 1.0}
+CHANNEL_RATIOS = {
+    "tmall": 0.6,
+    "taobao": 0.4,
+    "jd": 0.5,
+    "pdd": 0.3,
+    "douyin": 0.3,
+    "shopify": 0.2,
+    "woocommerce": 0.2,
+    "miniapp": 1.0,
+}
 
 
-def _connect_receivers(
-    base_url: str, platform: Platform, drivers: dict[str, NativeDriver]
-) -> None:
+def _connect_receivers(base_url: str, platform: Platform, drivers: dict[str, NativeDriver]) -> None:
     """Channels get stock and status pushes (in their platform's protocol when the demo has
     a driver for it); the ERP takes every event; the BI system takes order events but can't
     read `order.held` at first: those become dead letters until the BI team fixes it and they
     are replayed."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for driver in drivers.values():
-            body = {"allocation_ratio": CHANNEL_RATIOS.get(driver.code, 1.0), "buffer": 2,
-                    **driver.channel()}
+            body = {
+                "allocation_ratio": CHANNEL_RATIOS.get(driver.code, 1.0),
+                "buffer": 2,
+                **driver.channel(),
+            }
             client.post("/api/v1/channels", json=body).raise_for_status()
         for name, ratio in CHANNEL_RATIOS.items():
             if name in drivers:
@@ -463,8 +498,11 @@ def _native(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, Counter[str
     for code, driver in drivers.items():
         if driver.pulls:
             cursor = hub.integration.cursor(code) or {}
-            counts[code] = Counter(messages=int(cursor.get("pulled") or 0),
-                                   rejected=int(cursor.get("rejected") or 0), pulls=1)
+            counts[code] = Counter(
+                messages=int(cursor.get("pulled") or 0),
+                rejected=int(cursor.get("rejected") or 0),
+                pulls=1,
+            )
         else:
             answered = driver.answered()
             counts[code] = answered + Counter(messages=sum(answered.values()))
@@ -484,9 +522,14 @@ def _platforms(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, dict[str
             for channel_sku in hub.integration.channel_skus(code, sku):
                 listings[channel_sku] = wanted
         differ = sum(1 for k, v in listings.items() if k in on_platform and on_platform[k] != v)
-        report[code] = {"stock_items": len(on_platform), "stock_differ": differ,
-                        "shipments": driver.shipments(), "refused": driver.refused(),
-                        "too_late": driver.too_late_calls(), "pulls": int(driver.pulls)}
+        report[code] = {
+            "stock_items": len(on_platform),
+            "stock_differ": differ,
+            "shipments": driver.shipments(),
+            "refused": driver.refused(),
+            "too_late": driver.too_late_calls(),
+            "pulls": int(driver.pulls),
+        }
     return report
 
 
@@ -496,13 +539,18 @@ def _platforms_summary(
     if not report:
         return True
     table = Table(title="What each platform received from the hub", **COMPACT)
-    for column in ("channel", "orders", "stock set", "differ", "shipments", "refused",
-                   "too late"):
+    for column in ("channel", "orders", "stock set", "differ", "shipments", "refused", "too late"):
         table.add_column(column, justify="left" if column in ("channel", "orders") else "right")
     for code, row in sorted(report.items()):
-        table.add_row(code, "pulled" if row["pulls"] else "pushed", str(row["stock_items"]),
-                      str(row["stock_differ"]), str(row["shipments"]), str(row["refused"]),
-                      str(row["too_late"]))
+        table.add_row(
+            code,
+            "pulled" if row["pulls"] else "pushed",
+            str(row["stock_items"]),
+            str(row["stock_differ"]),
+            str(row["shipments"]),
+            str(row["refused"]),
+            str(row["too_late"]),
+        )
     console.print(table)
     console.print(
         "stock set: listings whose quantity the hub set on the platform; differ: those not "
@@ -620,8 +668,19 @@ def _dashboard(
         caption="story: the demo's order messages; native: the platform's own messages, pushed "
         "(with the hub's answers: new, held, dup, stale, upd, rej) or read by the hub's pulls",
     )
-    for column in ("channel", "by", "story", "native", "new", "held", "dup", "stale", "upd",
-                   "rej", "orders"):
+    for column in (
+        "channel",
+        "by",
+        "story",
+        "native",
+        "new",
+        "held",
+        "dup",
+        "stale",
+        "upd",
+        "rej",
+        "orders",
+    ):
         table.add_column(column, justify="left" if column in ("channel", "by") else "right")
     orders = hub_stats.get("orders", {})
     for name in channels.CHANNEL_SHARE:
@@ -634,8 +693,14 @@ def _dashboard(
             counts = ["-"] * (len(OUTCOMES) - 1) + [str(c["rejected"])]
         else:
             messages, counts = str(c["messages"]), [str(c[o]) for o in OUTCOMES]
-        table.add_row(name, _way(c), str(story.get("sent", 0)), messages, *counts,
-                      str(sum(orders.get(name, {}).values())))
+        table.add_row(
+            name,
+            _way(c),
+            str(story.get("sent", 0)),
+            messages,
+            *counts,
+            str(sum(orders.get(name, {}).values())),
+        )
     totals = _totals(hub_stats)
     status_line = ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
     held = ", ".join(f"{k} {v}" for k, v in sorted(hub_stats.get("held", {}).items())) or "none"

@@ -137,8 +137,6 @@ def optional_time(value: Any) -> Any:
     return local_time(value)
 
 
-
-
 def to_order(native: dict[str, Any], *, channel: str, raw: str = "") -> IngestOrder:
     """One ``orderInfo`` as the hub's ``IngestOrder``.
 

@@ -115,8 +115,6 @@ def optional_time(value: Any) -> Any:
     return None if value in (None, "") else local_time(value)
 
 
-
-
 def to_order(native: dict[str, Any], *, channel: str, raw: str = "") -> IngestOrder:
     """One ``order_info`` as the hub's ``IngestOrder``.
 

@@ -250,8 +250,9 @@ class TaobaoAdapter(ChannelAdapter):
             has_more = answer["has_next"] in (True, "true")
         else:
             has_more = len(trades) >= self.page_size
-        return PulledPage(orders=orders, has_more=has_more,
-                          total=int(total) if total is not None else None)
+        return PulledPage(
+            orders=orders, has_more=has_more, total=int(total) if total is not None else None
+        )
 
     def fetch_request(self, config: ChannelConfig, external_id: str) -> OutboundRequest:
         return self.call(

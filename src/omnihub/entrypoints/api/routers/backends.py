@@ -223,8 +223,12 @@ def item_costs(
     return {
         "backend": config.code,
         "items": [
-            {"sku": c.sku, "cost": str(c.cost.amount), "currency": c.cost.currency,
-             "location": c.location}
+            {
+                "sku": c.sku,
+                "cost": str(c.cost.amount),
+                "currency": c.cost.currency,
+                "location": c.location,
+            }
             for c in costs
         ],
         "missing": missing,

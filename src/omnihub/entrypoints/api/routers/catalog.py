@@ -26,14 +26,18 @@ def list_skus(
 ) -> dict[str, Any]:
     with hub.read_uow() as uow:
         items = uow.catalog.list_skus(after, limit)
-    return {"items": [presenters.sku(i) for i in items],
-            "next_cursor": items[-1].code if len(items) == limit else None}
+    return {
+        "items": [presenters.sku(i) for i in items],
+        "next_cursor": items[-1].code if len(items) == limit else None,
+    }
 
 
 @router.post("/mappings", status_code=201)
 def create_mapping(body: MappingIn, hub: HubDep, response: Response) -> dict[str, Any]:
     item, released = catalog.add_mapping(
-        hub.uow(), ChannelMapping(body.channel, body.channel_sku, body.sku), hub.clock,
+        hub.uow(),
+        ChannelMapping(body.channel, body.channel_sku, body.sku),
+        hub.clock,
         policy=hub.policy,
     )
     return {**presenters.mapping(item), "released_orders": released}

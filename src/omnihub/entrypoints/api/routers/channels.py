@@ -32,12 +32,17 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
     the inbound log)."""
     row = await run_in_threadpool(hub.integration.channel, code)
     if row is None:
-        raise NotFound(f"channel {code} does not exist; create it with POST /api/v1/channels",
-                       code=ErrorCode.UNKNOWN_CHANNEL)
+        raise NotFound(
+            f"channel {code} does not exist; create it with POST /api/v1/channels",
+            code=ErrorCode.UNKNOWN_CHANNEL,
+        )
     config = channel_config(row)
     if config.adapter == "generic":
-        raise NotFound(f"channel {code} uses the canonical API (POST /api/v1/orders), "
-                       "not a platform's native format", code=ErrorCode.UNKNOWN_CHANNEL)
+        raise NotFound(
+            f"channel {code} uses the canonical API (POST /api/v1/orders), "
+            "not a platform's native format",
+            code=ErrorCode.UNKNOWN_CHANNEL,
+        )
     adapter = adapter_for(config.adapter)
     inbound = InboundRequest(
         body=await request.body(),
@@ -46,22 +51,32 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
     )
     try:
         received = await run_in_threadpool(
-            channel_services.receive, hub.uow, hub.clock, adapter, config, inbound,
-            hub.integration, policy=hub.policy, fetch=fetcher(_FETCH_CLIENT, adapter, config),
+            channel_services.receive,
+            hub.uow,
+            hub.clock,
+            adapter,
+            config,
+            inbound,
+            hub.integration,
+            policy=hub.policy,
+            fetch=fetcher(_FETCH_CLIENT, adapter, config),
         )
     except ChannelRefused as exc:
         if exc.code is not ErrorCode.REPLAYED_MESSAGE or adapter.replay_status == 409:
             raise
         # the platform would take a 409 for a failed delivery: acknowledged, stored once
-        answer = {"orders": [], "replayed": True, "message": exc.message,
-                  **adapter.acknowledge([])}
+        answer = {"orders": [], "replayed": True, "message": exc.message, **adapter.acknowledge([])}
         return JSONResponse(answer, status_code=adapter.replay_status)
     results = [
-        {"order_id": r.order.id, "external_id": r.order.external_id,
-         "status": str(r.order.status), "hold_reason": r.order.hold_reason,
-         "outcome": str(r.outcome),
-         # a store pickup: the code the channel shows the buyer (stored hashed; shown once)
-         **({"pickup_code": r.pickup_code} if r.pickup_code else {})}
+        {
+            "order_id": r.order.id,
+            "external_id": r.order.external_id,
+            "status": str(r.order.status),
+            "hold_reason": r.order.hold_reason,
+            "outcome": str(r.outcome),
+            # a store pickup: the code the channel shows the buyer (stored hashed; shown once)
+            **({"pickup_code": r.pickup_code} if r.pickup_code else {}),
+        }
         for r in received.results
     ]
     body: dict[str, Any] = {"orders": results}
@@ -84,9 +99,12 @@ def pull_status(code: str, hub: HubDep) -> dict[str, Any]:
     if cursor is None:
         return {"channel": code, "pulls": adapter_pulls(row), "cursor_at": None}
     return {
-        "channel": code, "pulls": adapter_pulls(row),
-        "cursor_at": cursor["cursor_at"].isoformat(), "pulled": cursor["pulled"],
-        "rejected": cursor["rejected"], "last_error": cursor["last_error"],
+        "channel": code,
+        "pulls": adapter_pulls(row),
+        "cursor_at": cursor["cursor_at"].isoformat(),
+        "pulled": cursor["pulled"],
+        "rejected": cursor["rejected"],
+        "last_error": cursor["last_error"],
         "last_pull_at": cursor["last_pull_at"].isoformat() if cursor["last_pull_at"] else None,
     }
 

@@ -58,8 +58,17 @@ def create_webhook(body: WebhookIn, hub: HubDep) -> dict[str, Any]:
 
 @router.get("/webhooks")
 def list_webhooks(hub: HubDep) -> dict[str, Any]:
-    return {"items": [{"id": s["id"], "url": s["url"], "events": s["events"],
-                       "endpoint": f"webhook:{s['id']}"} for s in hub.integration.subscriptions()]}
+    return {
+        "items": [
+            {
+                "id": s["id"],
+                "url": s["url"],
+                "events": s["events"],
+                "endpoint": f"webhook:{s['id']}",
+            }
+            for s in hub.integration.subscriptions()
+        ]
+    }
 
 
 @router.delete("/webhooks/{sub_id}", status_code=204)
@@ -82,12 +91,22 @@ def create_channel(body: ChannelIn, hub: HubDep) -> dict[str, Any]:
     with hub.read_uow() as uow:
         unknown = [code for code in body.locations if uow.locations.get(code) is None]
         if unknown:
-            raise NotFound(f"unknown location(s): {', '.join(unknown)}",
-                           code=ErrorCode.UNKNOWN_LOCATION)
-    store.add_channel({"code": body.code, "adapter": body.adapter, "endpoint": body.endpoint,
-                       "secret": body.secret, "allocation_ratio": body.allocation_ratio,
-                       "buffer": body.buffer, "locations": body.locations, "created_at": now,
-                       "credentials": body.credentials})
+            raise NotFound(
+                f"unknown location(s): {', '.join(unknown)}", code=ErrorCode.UNKNOWN_LOCATION
+            )
+    store.add_channel(
+        {
+            "code": body.code,
+            "adapter": body.adapter,
+            "endpoint": body.endpoint,
+            "secret": body.secret,
+            "allocation_ratio": body.allocation_ratio,
+            "buffer": body.buffer,
+            "locations": body.locations,
+            "created_at": now,
+            "credentials": body.credentials,
+        }
+    )
     if body.endpoint:
         # The channel exists from here on, so every later event is applied to it; the snapshot
         # is versioned as the newest event already in the levels read next, so it neither hides
@@ -98,20 +117,28 @@ def create_channel(body: ChannelIn, hub: HubDep) -> dict[str, Any]:
         per_sku: dict[str, list[dict[str, Any]]] = {}
         for level in levels:
             per_sku.setdefault(level.sku, []).append(
-                {"location": level.location, "available": level.available})
+                {"location": level.location, "available": level.available}
+            )
         for sku, locations in per_sku.items():
-            qty = published_quantity(locations, body.locations, body.allocation_ratio,
-                                     body.buffer)
+            qty = published_quantity(locations, body.locations, body.allocation_ratio, body.buffer)
             store.want_stock(body.code, sku, qty, snapshot, now)
-    return {"code": body.code, "adapter": body.adapter, "endpoint": body.endpoint,
-            "allocation_ratio": body.allocation_ratio, "buffer": body.buffer,
-            "locations": body.locations}
+    return {
+        "code": body.code,
+        "adapter": body.adapter,
+        "endpoint": body.endpoint,
+        "allocation_ratio": body.allocation_ratio,
+        "buffer": body.buffer,
+        "locations": body.locations,
+    }
 
 
 @router.get("/channels")
 def list_channels(hub: HubDep) -> dict[str, Any]:
-    return {"items": [{k: v for k, v in c.items() if k not in _PRIVATE}
-                      for c in hub.integration.channels()]}
+    return {
+        "items": [
+            {k: v for k, v in c.items() if k not in _PRIVATE} for c in hub.integration.channels()
+        ]
+    }
 
 
 #: never shown by the API: the shared secret and the platform credentials (tokens, keys)
@@ -134,15 +161,20 @@ def channel_sync(code: str, hub: HubDep, detail: bool = False) -> dict[str, Any]
 
 
 @router.get("/deliveries")
-def list_deliveries(hub: HubDep, status: str | None = None, endpoint: str | None = None,
-                    limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+def list_deliveries(
+    hub: HubDep,
+    status: str | None = None,
+    endpoint: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
     items = hub.integration.deliveries(status=status, endpoint=endpoint, limit=limit)
     return {"items": [_delivery(d) for d in items]}
 
 
 @router.get("/dead-letters")
-def list_dead_letters(hub: HubDep, endpoint: str | None = None,
-                      limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+def list_dead_letters(
+    hub: HubDep, endpoint: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
     """Deliveries that failed every attempt, with their last error."""
     items = hub.integration.deliveries(status=DEAD, endpoint=endpoint, limit=limit)
     return {"items": [_delivery(d) for d in items]}
@@ -183,6 +215,7 @@ def discard_dead_letter(delivery_id: int, hub: HubDep) -> dict[str, Any]:
 
 def _audit(hub: Any, action: str, subject: str, details: dict[str, Any]) -> None:
     with hub.uow() as uow:
-        uow.audit.record(actor="api", action=action, subject=subject, details=details,
-                         at=hub.clock.now())
+        uow.audit.record(
+            actor="api", action=action, subject=subject, details=details, at=hub.clock.now()
+        )
         uow.commit()

@@ -22,8 +22,12 @@ def post_movement(body: MovementIn, hub: HubDep, response: Response) -> dict[str
     )
     if result.duplicate:
         response.status_code = 200
-    return {"duplicate": result.duplicate, "delta": result.delta, "sku": body.sku,
-            **presenters.level(result.level)}
+    return {
+        "duplicate": result.duplicate,
+        "delta": result.delta,
+        "sku": body.sku,
+        **presenters.level(result.level),
+    }
 
 
 @router.post("/inventory/safety")
@@ -41,9 +45,20 @@ def get_stock(sku: str, hub: HubDep) -> dict[str, Any]:
 def get_ledger(sku: str, hub: HubDep, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     with hub.read_uow() as uow:
         entries = uow.stock.ledger(sku, limit)
-    return {"sku": sku, "items": [
-        {"id": e.id, "location": e.location, "kind": str(e.kind), "qty": e.qty,
-         "reference": e.reference, "at": e.at.isoformat()} for e in entries]}
+    return {
+        "sku": sku,
+        "items": [
+            {
+                "id": e.id,
+                "location": e.location,
+                "kind": str(e.kind),
+                "qty": e.qty,
+                "reference": e.reference,
+                "at": e.at.isoformat(),
+            }
+            for e in entries
+        ],
+    }
 
 
 @router.post("/reservations", status_code=201)

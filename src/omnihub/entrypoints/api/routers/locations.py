@@ -16,9 +16,15 @@ router = APIRouter(prefix="/api/v1/locations", tags=["locations"])
 @router.post("", status_code=201)
 def create_location(body: LocationIn, hub: HubDep) -> dict[str, Any]:
     item = Location(
-        code=body.code, name=body.name, type=body.type, lat=body.lat, lon=body.lon,
-        services=frozenset(body.services), channels=frozenset(body.channels),
-        capacity_per_day=body.capacity_per_day, priority=body.priority,
+        code=body.code,
+        name=body.name,
+        type=body.type,
+        lat=body.lat,
+        lon=body.lon,
+        services=frozenset(body.services),
+        channels=frozenset(body.channels),
+        capacity_per_day=body.capacity_per_day,
+        priority=body.priority,
     )
     return presenters.location(locations.add_location(hub.uow(), item))
 

@@ -23,8 +23,12 @@ def health(hub: HubDep) -> dict[str, Any]:
 def check(hub: HubDep) -> dict[str, Any]:
     """The books (DESIGN.md §4): counters against the ledger and reservations, oversells."""
     report = invariants.check_books(hub.read_uow())
-    return {"balanced": report.balanced, "levels_checked": report.levels_checked,
-            "oversells": report.oversells, "violations": [asdict(v) for v in report.violations]}
+    return {
+        "balanced": report.balanced,
+        "levels_checked": report.levels_checked,
+        "oversells": report.oversells,
+        "violations": [asdict(v) for v in report.violations],
+    }
 
 
 @router.get("/api/v1/stats")
@@ -43,8 +47,13 @@ def stats(hub: HubDep) -> dict[str, Any]:
         per[status] = per.get(status, 0) + count
         if status == "held":
             held[reason or "unknown"] = held.get(reason or "unknown", 0) + count
-    return {"orders": by_channel, "held": held, "reservations": reservations,
-            "delivery": modes, "routing": routing}
+    return {
+        "orders": by_channel,
+        "held": held,
+        "reservations": reservations,
+        "delivery": modes,
+        "routing": routing,
+    }
 
 
 @router.get("/api/v1/inbound")

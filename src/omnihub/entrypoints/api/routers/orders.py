@@ -40,8 +40,12 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     return resolve(schema)  # type: ignore[no-any-return]
 
+
 _STATUS_BY_OUTCOME = {
-    Outcome.CREATED: 201, Outcome.HELD: 202, Outcome.UPDATED: 200, Outcome.DUPLICATE: 200,
+    Outcome.CREATED: 201,
+    Outcome.HELD: 202,
+    Outcome.UPDATED: 200,
+    Outcome.DUPLICATE: 200,
     Outcome.STALE: 200,
 }
 
@@ -50,9 +54,11 @@ def to_command(body: OrderIn, raw: str) -> IngestOrder:
     currency = body.currency
     lines = [
         IncomingLine(
-            channel_sku=line.channel_sku or line.sku or "", qty=line.qty,
+            channel_sku=line.channel_sku or line.sku or "",
+            qty=line.qty,
             unit_price=Money.of(line.unit_price, currency),
-            discount=Money.of(line.discount, currency), sku=line.sku,
+            discount=Money.of(line.discount, currency),
+            sku=line.sku,
         )
         for line in body.lines
     ]
@@ -60,25 +66,45 @@ def to_command(body: OrderIn, raw: str) -> IngestOrder:
     total = body.total if body.total is not None else lines_total + body.shipping_fee
     payment = None
     if body.payment is not None:
-        payment = Payment(body.payment.provider, body.payment.transaction_id,
-                          Money.of(body.payment.amount, currency), body.payment.paid_at)
+        payment = Payment(
+            body.payment.provider,
+            body.payment.transaction_id,
+            Money.of(body.payment.amount, currency),
+            body.payment.paid_at,
+        )
     return IngestOrder(
-        channel=body.channel, external_id=body.external_id, status=body.status,
-        created_at=body.created_at, updated_at=body.updated_at or body.created_at,
-        delivery=body.delivery, lines=lines, buyer=Buyer(**body.buyer.model_dump()),
-        ship_to=Address(**body.ship_to.model_dump()), pickup_location=body.pickup_location,
-        shipping_fee=Money.of(body.shipping_fee, currency), total=Money.of(total, currency),
-        payment=payment, remark=body.remark, cod=body.cod, raw=raw,
+        channel=body.channel,
+        external_id=body.external_id,
+        status=body.status,
+        created_at=body.created_at,
+        updated_at=body.updated_at or body.created_at,
+        delivery=body.delivery,
+        lines=lines,
+        buyer=Buyer(**body.buyer.model_dump()),
+        ship_to=Address(**body.ship_to.model_dump()),
+        pickup_location=body.pickup_location,
+        shipping_fee=Money.of(body.shipping_fee, currency),
+        total=Money.of(total, currency),
+        payment=payment,
+        remark=body.remark,
+        cod=body.cod,
+        raw=raw,
     )
 
 
 @router.post(
     "",
     status_code=201,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": inline_schema(OrderIn)}}}},
-    responses={200: {"description": "already known (duplicate, stale or newer update)"},
-               202: {"description": "stored but held; see hold_reason"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(OrderIn)}},
+        }
+    },
+    responses={
+        200: {"description": "already known (duplicate, stale or newer update)"},
+        202: {"description": "stored but held; see hold_reason"},
+    },
 )
 async def ingest(request: Request, hub: HubDep) -> JSONResponse:
     raw_bytes = await request.body()
@@ -107,8 +133,14 @@ def _keep_rejected(hub: Any, raw: str, exc: ValidationError) -> None:
     # PostgreSQL text cannot hold NUL; keep the body readable, as undecodable bytes already are
     raw, channel = raw.replace("\x00", "\ufffd"), channel.replace("\x00", "\ufffd")
     with hub.uow() as uow:
-        uow.inbound.record(channel=channel, kind="order", body=raw, received_at=hub.clock.now(),
-                           result="rejected", error=str(exc)[:2000])
+        uow.inbound.record(
+            channel=channel,
+            kind="order",
+            body=raw,
+            received_at=hub.clock.now(),
+            result="rejected",
+            error=str(exc)[:2000],
+        )
         uow.commit()
 
 
@@ -137,8 +169,9 @@ def act(order_id: str, action: str, hub: HubDep, body: ActionIn | None = None) -
     details = body.model_dump(exclude_none=True, exclude={"reason", "actor"})
     order = order_services.apply_action(
         hub.uow(),
-        order_services.OrderAction(order_id, action, actor=body.actor or "api",
-                                   reason=body.reason, details=details),
+        order_services.OrderAction(
+            order_id, action, actor=body.actor or "api", reason=body.reason, details=details
+        ),
         hub.clock,
         hub.policy,
     )
@@ -155,8 +188,11 @@ def get_routing(order_id: str, hub: HubDep) -> dict[str, Any]:
         parts = uow.routing.fulfilments(order_id)
         group = uow.routing.get_merge_group(order.merge_group) if order.merge_group else None
     return {
-        "order_id": order_id, "status": str(order.status), "hold_reason": order.hold_reason,
-        "delivery": str(order.delivery), "service_level": order.service_level,
+        "order_id": order_id,
+        "status": str(order.status),
+        "hold_reason": order.hold_reason,
+        "delivery": str(order.delivery),
+        "service_level": order.service_level,
         "decisions": decisions,
         "fulfilments": [presenters.fulfilment(f) for f in parts],
         "merge_group": None if group is None else presenters.merge_group(group),

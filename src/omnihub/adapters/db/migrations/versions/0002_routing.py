@@ -79,7 +79,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_pickup_codes")),
     )
 
-
     op.create_table(
         "documents",
         sa.Column("name", sa.String(64), nullable=False),

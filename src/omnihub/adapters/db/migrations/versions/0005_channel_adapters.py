@@ -24,9 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.add_column(sa.Column("credentials", sa.JSON(), nullable=True))
     with op.batch_alter_table("stock_sync", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("repushes", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("repushes", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
         "channel_messages",
         sa.Column("channel", sa.String(length=64), nullable=False),

@@ -22,9 +22,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("reservations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_reservations_order_id_state", ["order_id", "state"], unique=False
-        )
+        batch_op.create_index("ix_reservations_order_id_state", ["order_id", "state"], unique=False)
         batch_op.drop_index("ix_reservations_order_id")
 
 
