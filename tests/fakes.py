@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
+from omnihub.domain.backends import RIDER_FINAL_STATES
 from omnihub.domain.catalog import ChannelMapping, Sku
 from omnihub.domain.errors import AlreadyExists
 from omnihub.domain.events import Event
@@ -25,7 +26,6 @@ from omnihub.domain.locations import Location
 from omnihub.domain.orders import Order, OrderStatus
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus, MergeGroup, MergeState
 from omnihub.ports import (
-    RIDER_TASK_FINAL_STATES,
     AuditLog,
     BackendRepository,
     CatalogRepository,
@@ -564,7 +564,7 @@ class FakeBackendRepository(BackendRepository):
         live = [
             t
             for t in self.state.rider_tasks.values()
-            if t.backend == backend and t.state not in RIDER_TASK_FINAL_STATES
+            if t.backend == backend and t.state not in RIDER_FINAL_STATES
         ]
         return sorted(live, key=lambda t: (t.updated_at, t.reference))[:limit]
 

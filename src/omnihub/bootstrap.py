@@ -11,14 +11,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.backends import load_backends
-from omnihub.adapters.backends.config import BackendConfig, InvalidBackendConfig
 from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.adapters.db.migrate import upgrade
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.config import Settings
 from omnihub.domain.routing.review import ReviewRules, default_rules, parse_rules
-from omnihub.ports import Clock, SystemClock
+from omnihub.ports import BackendConfig, Clock, InvalidBackendConfig, SystemClock
 from omnihub.services.backends import backend_rules
 from omnihub.services.routing import RoutingPolicy
 

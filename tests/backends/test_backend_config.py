@@ -9,9 +9,10 @@ import pytest
 from backend_world import CAP, HZ_WH, SH_STORE, SH_WH
 
 from omnihub.adapters.backends import REGISTRY, adapter_for, load_backends
-from omnihub.adapters.backends.base import BackendKind
-from omnihub.adapters.backends.config import InvalidBackendConfig, parse_backend
+from omnihub.adapters.backends.config import parse_backend
+from omnihub.domain.backends import BackendKind
 from omnihub.domain.errors import ErrorCode
+from omnihub.ports import InvalidBackendConfig
 
 pytestmark = pytest.mark.unit
 

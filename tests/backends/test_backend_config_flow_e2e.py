@@ -22,12 +22,12 @@ from flow_hub import (
     start_backend_hub,
 )
 
-from omnihub.adapters.backends.config import InvalidBackendConfig
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.bootstrap import backend_configs
 from omnihub.config import Settings
+from omnihub.ports import InvalidBackendConfig
 
 try:
     from tests.e2e.server import ServerFailedToStart, running_server

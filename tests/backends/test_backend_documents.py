@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from backend_world import AT, HZ_WH, MUG, SH_WH, TEE, backend, line
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.config import serving
+from omnihub.domain.backends import (
     RIDER_TRANSITIONS,
     BackendKind,
     InboundReceipt,
@@ -20,8 +21,8 @@ from omnihub.adapters.backends.base import (
     ledger_lines,
     supersedes,
 )
-from omnihub.adapters.backends.config import BackendConfig, serving
 from omnihub.domain.inventory import EXTERNAL_MOVEMENTS, MovementKind
+from omnihub.ports import BackendConfig
 
 pytestmark = pytest.mark.unit
 

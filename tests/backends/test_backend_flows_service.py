@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 
 from fakes import FakeUnitOfWork, FrozenClock
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.config import parse_backend
+from omnihub.domain import events as ev
+from omnihub.domain.backends import (
     DeliveryConfirmation,
     ErpDocState,
     ErpRef,
@@ -25,8 +27,6 @@ from omnihub.adapters.backends.base import (
     StockSnapshot,
     StockTake,
 )
-from omnihub.adapters.backends.config import BackendConfig, InvalidBackendConfig, parse_backend
-from omnihub.domain import events as ev
 from omnihub.domain.catalog import Sku
 from omnihub.domain.errors import Conflict, NotFound
 from omnihub.domain.inventory import MovementKind
@@ -42,6 +42,7 @@ from omnihub.domain.orders import (
 )
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus
 from omnihub.domain.values import Money
+from omnihub.ports import BackendConfig, InvalidBackendConfig
 from omnihub.services import backends as flows
 from omnihub.services import catalog, locations
 from omnihub.services.backends import BackendRules, CompareMode

@@ -26,15 +26,6 @@ from backend_world import (
 )
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
-    BackendAdapter,
-    InboundReceipt,
-    OutboundOrder,
-    Position,
-    RiderStatus,
-    RiderTask,
-)
-from omnihub.adapters.backends.config import BackendConfig
 from omnihub.adapters.backends.delivery.dada import signature as dada_signature
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext import signature as erpnext_signature
@@ -42,8 +33,15 @@ from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.simulation import Callback
 from omnihub.adapters.backends.wms.qimen import signature as qimen_signature
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+from omnihub.domain.backends import InboundReceipt, OutboundOrder, Position, RiderStatus, RiderTask
 from omnihub.domain.values import Money
-from omnihub.ports import ChannelRefused, InboundRequest, UnreadablePayload
+from omnihub.ports import (
+    BackendAdapter,
+    BackendConfig,
+    ChannelRefused,
+    InboundRequest,
+    UnreadablePayload,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,15 +13,8 @@ import pytest
 from backend_world import AT, BUYER, MUG, SH_STORE, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
-    Line,
-    Position,
-    Rider,
-    RiderState,
-    RiderTask,
-    supersedes,
-)
 from omnihub.adapters.backends.delivery.dada import mapper, signature
+from omnihub.domain.backends import Line, Position, Rider, RiderState, RiderTask, supersedes
 from omnihub.domain.values import Money
 from omnihub.ports import (
     CallRefused,

@@ -12,18 +12,10 @@ import pytest
 from backend_world import AT, BUYER, MUG, SH_STORE, TEE, CallbackReceiver, backend, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
-    DeliveryAdapter,
-    Position,
-    RiderState,
-    RiderStatus,
-    RiderTask,
-    supersedes,
-)
-from omnihub.adapters.backends.config import BackendConfig
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
+from omnihub.domain.backends import Position, RiderState, RiderStatus, RiderTask, supersedes
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused
+from omnihub.ports import BackendConfig, CallRefused, DeliveryAdapter
 
 pytestmark = pytest.mark.integration
 

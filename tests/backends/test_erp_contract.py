@@ -17,9 +17,14 @@ import pytest
 from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, client, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
-    Answer,
-    ErpAdapter,
+from omnihub.adapters.backends.erp import erpnext, kingdee, odoo
+from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
+from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
+from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
+from omnihub.adapters.backends.transport import HttpSender
+from omnihub.adapters.backends.transport import run as drive
+from omnihub.adapters.channels.simulated import utc_now
+from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
     ReturnDoc,
@@ -29,16 +34,8 @@ from omnihub.adapters.backends.base import (
     StockTake,
     occurred_at,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.erp import erpnext, kingdee, odoo
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
-from omnihub.adapters.backends.transport import HttpSender
-from omnihub.adapters.backends.transport import run as drive
-from omnihub.adapters.channels.simulated import utc_now
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused, OutboundRequest
+from omnihub.ports import Answer, BackendConfig, CallRefused, ErpAdapter, OutboundRequest
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import pytest
 from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import InboundReceipt, SalesOrderDoc, StockAdjustment, StockTake
 from omnihub.adapters.backends.erp.erpnext import mapper, signature
 from omnihub.adapters.channels.native import SHANGHAI
+from omnihub.domain.backends import InboundReceipt, SalesOrderDoc, StockAdjustment, StockTake
 from omnihub.ports import CallRefused, ChannelRefused, InboundRequest, UnreadablePayload
 
 pytestmark = pytest.mark.unit

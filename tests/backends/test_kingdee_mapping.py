@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
-from omnihub.adapters.backends.base import ErpDocState, SalesOrderDoc
 from omnihub.adapters.backends.erp.kingdee import mapper
 from omnihub.adapters.channels.native import SHANGHAI
+from omnihub.domain.backends import ErpDocState, SalesOrderDoc
 from omnihub.ports import CallRefused
 
 pytestmark = pytest.mark.unit

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
-from omnihub.adapters.backends.base import InboundReceipt, SalesOrderDoc, StockAdjustment
 from omnihub.adapters.backends.erp.odoo import mapper
+from omnihub.domain.backends import InboundReceipt, SalesOrderDoc, StockAdjustment
 from omnihub.ports import CallRefused
 
 pytestmark = pytest.mark.unit

@@ -10,17 +10,15 @@ import pytest
 from backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, CallbackReceiver, backend, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+from omnihub.domain.backends import (
     DeliveryConfirmation,
     InboundReceipt,
     OutboundOrder,
     ReceiptKind,
     StockAdjustment,
-    WmsAdapter,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
-from omnihub.ports import CallRefused
+from omnihub.ports import BackendConfig, CallRefused, WmsAdapter
 
 pytestmark = pytest.mark.integration
 

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnihub.adapters.backends.base import RiderState
 from omnihub.adapters.backends.delivery.dada import mapper as dada_mapper
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+from omnihub.domain.backends import RiderState
 from omnihub.domain.locations import Location
 
 WMS_CODE, DELIVERY_CODE, ERP_CODE = "wms", "dada", "erp"

@@ -27,27 +27,34 @@ from typing import Any
 import httpx
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.config import serving
+from omnihub.adapters.backends.transport import call
+from omnihub.adapters.db.integration import DELIVERED, PENDING, Delivery, IntegrationStore
+from omnihub.bootstrap import Hub
+from omnihub.domain import events as ev
+from omnihub.domain.backends import (
+    RIDER_FINAL_STATES,
     BackendKind,
-    DeliveryAdapter,
-    ErpAdapter,
     ItemCost,
     Line,
     ReturnDoc,
     StockLine,
     StockSnapshot,
-    WmsAdapter,
 )
-from omnihub.adapters.backends.config import BackendConfig, serving
-from omnihub.adapters.backends.transport import call
-from omnihub.adapters.db.integration import DELIVERED, PENDING, Delivery, IntegrationStore
-from omnihub.bootstrap import Hub
-from omnihub.domain import events as ev
 from omnihub.domain.errors import DomainError, InvalidInput, NotFound
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.routing.fulfilment import FulfilmentStatus
 from omnihub.domain.values import Money
-from omnihub.ports import RIDER_TASK_FINAL_STATES, CallRefused, CompareReport, Envelope, EventBus
+from omnihub.ports import (
+    BackendConfig,
+    CallRefused,
+    CompareReport,
+    DeliveryAdapter,
+    Envelope,
+    ErpAdapter,
+    EventBus,
+    WmsAdapter,
+)
 from omnihub.services import backends as services
 from omnihub.services.backends import CompareMode
 
@@ -362,7 +369,7 @@ class BackendWorkers:
             return
         with self.hub.read_uow() as uow:
             task = uow.backends.rider_task(payload["fulfilment_id"])
-        if task is not None and task.state in RIDER_TASK_FINAL_STATES:
+        if task is not None and task.state in RIDER_FINAL_STATES:
             return  # it ended by itself (the failure that sent the order back, for one)
         try:
             call(

@@ -95,9 +95,9 @@ def serve(
 
 def _check_backends(settings: Settings) -> None:
     """Refuse to serve with a back-end config that has problems: list them all, exit 2."""
-    from omnihub.adapters.backends.config import InvalidBackendConfig
     from omnihub.bootstrap import backend_configs
     from omnihub.entrypoints.api.app import problems_text
+    from omnihub.ports import InvalidBackendConfig
 
     try:
         backend_configs(settings)

@@ -11,8 +11,8 @@ providers tell it, and the documents it sends them.
 - A full compare lists where the hub's on-hand differs from the back end's snapshot and, by the
   back end's ``compare`` rule, corrects it with a stock-take movement.
 
-The documents come from ``omnihub.adapters.backends.base``: the back-end ports and the canonical
-documents they speak (plain data, no I/O), as ``omnihub.ports`` is for the rest of the hub.
+The documents are ``omnihub.domain.backends`` (plain data, no I/O); the back-end ports and a
+back end's configuration are ``omnihub.ports.backends``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from omnihub.adapters.backends.base import (
+from omnihub.domain.backends import (
     BackendKind,
     DeliveryConfirmation,
     ErpRef,
@@ -47,13 +47,20 @@ from omnihub.adapters.backends.base import (
     ledger_lines,
     supersedes,
 )
-from omnihub.adapters.backends.config import BackendConfig, InvalidBackendConfig
 from omnihub.domain.errors import Conflict, DomainError, ErrorCode, InvalidInput, NotFound
 from omnihub.domain.inventory import MovementKind, ReservationState, movement_delta
 from omnihub.domain.orders import HoldReason, Order, OrderStatus
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus
 from omnihub.domain.values import Money
-from omnihub.ports import CompareReport, LedgerEntry, RiderTaskRecord, TrackPoint, UnitOfWork
+from omnihub.ports import (
+    BackendConfig,
+    CompareReport,
+    InvalidBackendConfig,
+    LedgerEntry,
+    RiderTaskRecord,
+    TrackPoint,
+    UnitOfWork,
+)
 from omnihub.services.inventory import stock_changed_event
 from omnihub.services.routing import (
     RoutingPolicy,

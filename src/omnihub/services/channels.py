@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from omnihub.domain.errors import DomainError, ErrorCode
 from omnihub.domain.orders import IngestOrder
@@ -22,6 +22,7 @@ from omnihub.ports import (
     ChannelRefused,
     Clock,
     InboundRequest,
+    MessageLog,
     PulledPage,
     UnitOfWorkFactory,
     UnreadablePayload,
@@ -34,14 +35,6 @@ class ChannelUnavailable(DomainError):
     """The platform did not answer a call the message needs (503: the platform retries)."""
 
     code = ErrorCode.CHANNEL_UNAVAILABLE
-
-
-class MessageLog(Protocol):
-    """Message ids already accepted per channel (replay protection)."""
-
-    def message_seen(self, channel: str, message_id: str) -> bool: ...
-
-    def remember_message(self, channel: str, message_id: str, at: Any) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,45 +18,7 @@ dada       delivery  Dada-style instant delivery: addOrder, reAddOrder, formalCa
 =========  ========  ==========================================================================
 """
 
-from __future__ import annotations
+from omnihub.adapters.backends.config import parse_backends as load_backends
+from omnihub.adapters.backends.registry import REGISTRY, adapter_for
 
-import importlib
-from collections.abc import Iterable, Mapping
-from typing import Any
-
-from omnihub.adapters.backends.base import BackendAdapter
-
-#: adapter name -> "module:Class" (imported when first used)
-REGISTRY: dict[str, str] = {
-    "kingdee": "omnihub.adapters.backends.erp.kingdee.client:KingdeeAdapter",
-    "odoo": "omnihub.adapters.backends.erp.odoo.client:OdooAdapter",
-    "erpnext": "omnihub.adapters.backends.erp.erpnext.client:ErpNextAdapter",
-    "qimen": "omnihub.adapters.backends.wms.qimen.client:QimenAdapter",
-    "dada": "omnihub.adapters.backends.delivery.dada.client:DadaAdapter",
-}
-
-_LOADED: dict[str, BackendAdapter] = {}
-
-
-def adapter_for(name: str) -> BackendAdapter:
-    """The adapter named ``name``; one instance per process (adapters keep no state)."""
-    adapter = _LOADED.get(name)
-    if adapter is None:
-        from omnihub.adapters.backends.config import InvalidBackendConfig
-
-        target = REGISTRY.get(name)
-        if target is None:
-            raise InvalidBackendConfig(
-                f"no backend adapter named {name!r}; adapters are: {', '.join(sorted(REGISTRY))}"
-            )
-        module, _, cls = target.partition(":")
-        adapter = getattr(importlib.import_module(module), cls)()
-        _LOADED[name] = adapter
-    return adapter
-
-
-def load_backends(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Every configured back end by code, validated (see ``config.parse_backends``)."""
-    from omnihub.adapters.backends.config import parse_backends
-
-    return parse_backends(items)
+__all__ = ["REGISTRY", "adapter_for", "load_backends"]

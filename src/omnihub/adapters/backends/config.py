@@ -20,88 +20,12 @@ Every problem is collected and reported at once, each naming its field
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from omnihub.adapters.backends.base import BackendKind
-from omnihub.domain.errors import DomainError, ErrorCode
-
-_MISSING: Any = object()
-
-
-class InvalidBackendConfig(DomainError):
-    code = ErrorCode.VALIDATION
-
-    def __init__(self, problems: list[str] | str) -> None:
-        problems = [problems] if isinstance(problems, str) else problems
-        message = problems[0] if len(problems) == 1 else "; ".join(problems)
-        super().__init__(message, details={"problems": problems})
-        self.problems = problems
-
-
-@dataclass(frozen=True, slots=True)
-class BackendConfig:
-    code: str
-    kind: BackendKind
-    adapter: str
-    endpoint: str
-    credentials: Mapping[str, str] = field(default_factory=dict)
-    locations: tuple[str, ...] = ()
-    warehouses: Mapping[str, str] = field(default_factory=dict)
-    """our location code -> the system's warehouse (or shop) code"""
-    skus: Mapping[str, str] = field(default_factory=dict)
-    """our SKU -> the system's item code, for those that differ (the rest are the same)"""
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    timeout_seconds: float = 10.0
-
-    @property
-    def label(self) -> str:
-        return f"backends[{self.code}]"
-
-    def credential(self, name: str) -> str:
-        value = self.credentials.get(name)
-        if value is None or value == "":
-            raise InvalidBackendConfig(f"{self.label}.credentials.{name} is required")
-        return str(value)
-
-    def setting(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.settings.get(name, default)
-        if value is _MISSING:
-            raise InvalidBackendConfig(f"{self.label}.settings.{name} is required")
-        return value
-
-    def url(self, path: str = "") -> str:
-        return self.endpoint.rstrip("/") + path
-
-    def serves(self, location: str) -> bool:
-        return location in self.locations
-
-    def warehouse_of(self, location: str) -> str:
-        """The system's code for one of our locations."""
-        code = self.warehouses.get(location)
-        if code is None:
-            raise InvalidBackendConfig(
-                f"{self.label} does not serve location {location!r}; it serves "
-                f"{', '.join(self.locations) or 'none'}"
-            )
-        return code
-
-    def location_of(self, warehouse: str) -> str | None:
-        """Our location for the system's warehouse code; None when it is not mapped."""
-        for location, code in self.warehouses.items():
-            if code == warehouse:
-                return location
-        return None
-
-    def item_code(self, sku: str) -> str:
-        return self.skus.get(sku, sku)
-
-    def sku_of(self, item_code: str) -> str:
-        for sku, code in self.skus.items():
-            if code == item_code:
-                return sku
-        return item_code
+from omnihub.adapters.backends.registry import REGISTRY, adapter_for
+from omnihub.domain.backends import BackendKind
+from omnihub.ports import BackendConfig, InvalidBackendConfig
 
 
 def _text(value: Any) -> bool:
@@ -132,8 +56,6 @@ def _string_map(
 
 def parse_backend(data: Mapping[str, Any]) -> BackendConfig:
     """A validated config, or ``InvalidBackendConfig`` listing every problem by field."""
-    from omnihub.adapters.backends import REGISTRY, adapter_for
-
     if not isinstance(data, Mapping):
         raise InvalidBackendConfig(f"a backend must be a mapping, not {type(data).__name__}")
     problems: list[str] = []

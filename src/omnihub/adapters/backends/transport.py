@@ -8,8 +8,7 @@ from typing import TypeVar
 
 import httpx
 
-from omnihub.adapters.backends.base import Answer, Exchange
-from omnihub.ports import CallRefused, OutboundRequest
+from omnihub.ports import Answer, CallRefused, Exchange, OutboundRequest
 
 T = TypeVar("T")
 

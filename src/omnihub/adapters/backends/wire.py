@@ -7,9 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from omnihub.adapters.backends.base import Answer
 from omnihub.adapters.channels.native import SHANGHAI, local_time
-from omnihub.ports import CallRefused, OutboundRequest, UnreadablePayload
+from omnihub.ports import Answer, CallRefused, OutboundRequest, UnreadablePayload
 
 __all__ = [
     "SHANGHAI",

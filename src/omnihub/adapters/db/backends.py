@@ -21,9 +21,9 @@ from omnihub.adapters.db.tables import (
     stock_compares,
     stock_ledger,
 )
+from omnihub.domain.backends import RIDER_FINAL_STATES
 from omnihub.domain.inventory import MovementKind
 from omnihub.ports import (
-    RIDER_TASK_FINAL_STATES,
     BackendRepository,
     CompareReport,
     LedgerEntry,
@@ -158,7 +158,7 @@ class SqlBackendRepository(BackendRepository):
     def live_rider_tasks(self, backend: str, limit: int) -> list[RiderTaskRecord]:
         rows = self.conn.execute(
             sa.select(R)
-            .where(R.c.backend == backend, R.c.state.not_in(sorted(RIDER_TASK_FINAL_STATES)))
+            .where(R.c.backend == backend, R.c.state.not_in(sorted(RIDER_FINAL_STATES)))
             .order_by(R.c.updated_at, R.c.reference)
             .limit(limit)
         )

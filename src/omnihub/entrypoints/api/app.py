@@ -62,7 +62,7 @@ def _sync_rules(hub: Hub) -> None:
 def _bootstrap() -> Hub:
     """The hub of the settings; a back-end config with problems stops the process with the
     list of them (one per line), rather than a server that half works."""
-    from omnihub.adapters.backends.config import InvalidBackendConfig
+    from omnihub.ports import InvalidBackendConfig
 
     try:
         return bootstrap()

@@ -19,10 +19,10 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from omnihub.adapters.backends.base import RiderState
 from omnihub.adapters.backends.delivery.dada import mapper as dada_mapper
 from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
+from omnihub.domain.backends import RiderState
 from omnihub.domain.catalog import ChannelMapping
 from omnihub.domain.locations import LocationType
 from omnihub.entrypoints.api.app import create_app

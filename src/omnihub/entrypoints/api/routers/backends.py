@@ -18,14 +18,19 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.base import BackendAdapter
-from omnihub.adapters.backends.config import BackendConfig
 from omnihub.bootstrap import Hub
 from omnihub.domain.errors import DomainError, NotFound
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
 from omnihub.entrypoints.backend_workers import compare_now, costs_now
-from omnihub.ports import ChannelRefused, ConcurrentUpdate, InboundRequest, UnreadablePayload
+from omnihub.ports import (
+    BackendAdapter,
+    BackendConfig,
+    ChannelRefused,
+    ConcurrentUpdate,
+    InboundRequest,
+    UnreadablePayload,
+)
 from omnihub.services import backends as services
 
 router = APIRouter(prefix="/api/v1/backends", tags=["backends"])

@@ -12,24 +12,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from omnihub.adapters.backends.base import (
-    Answer,
-    DeliveryAdapter,
-    Exchange,
-    Reply,
-    RiderStatus,
-    RiderTask,
-    RiderTaskRef,
-)
-from omnihub.adapters.backends.config import BackendConfig
 from omnihub.adapters.backends.delivery.dada import mapper, signature
 from omnihub.adapters.backends.wire import decode, dumps, json_request, refuse_http
+from omnihub.domain.backends import RiderStatus, RiderTask, RiderTaskRef
 from omnihub.domain.values import Money
 from omnihub.ports import (
+    Answer,
+    BackendConfig,
     CallRefused,
     ChannelRefused,
+    DeliveryAdapter,
+    Exchange,
     InboundRequest,
     OutboundRequest,
+    Reply,
     UnreadablePayload,
 )
 

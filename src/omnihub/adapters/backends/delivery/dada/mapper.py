@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wire import read_time
+from omnihub.adapters.channels.native import field, text
+from omnihub.domain.backends import (
     Position,
     Rider,
     RiderState,
@@ -26,11 +28,8 @@ from omnihub.adapters.backends.base import (
     RiderTask,
     RiderTaskRef,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wire import read_time
-from omnihub.adapters.channels.native import field, text
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused, UnknownChannelStatus, UnreadablePayload
+from omnihub.ports import BackendConfig, CallRefused, UnknownChannelStatus, UnreadablePayload
 
 API_VERSION = "1.0"
 ADD_ORDER = "/api/order/addOrder"

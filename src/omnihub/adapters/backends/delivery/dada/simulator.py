@@ -20,7 +20,6 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from omnihub.adapters.backends.base import Position, RiderState
 from omnihub.adapters.backends.delivery.dada import mapper, signature
 from omnihub.adapters.backends.simulation import (
     BackendSimulator,
@@ -30,6 +29,7 @@ from omnihub.adapters.backends.simulation import (
 )
 from omnihub.adapters.backends.wire import dumps, local_text
 from omnihub.adapters.channels.simulated import utc_now
+from omnihub.domain.backends import Position, RiderState
 from omnihub.domain.locations import haversine_km
 
 S = mapper.CODES

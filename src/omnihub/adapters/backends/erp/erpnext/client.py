@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from omnihub.adapters.backends.base import (
-    Answer,
-    ErpAdapter,
+from omnihub.adapters.backends.erp.erpnext import mapper, signature
+from omnihub.adapters.backends.wire import decode, json_request
+from omnihub.adapters.channels.native import json_object, require_signature
+from omnihub.domain.backends import (
     ErpDocState,
     ErpRef,
-    Exchange,
     ItemCost,
     ReturnDoc,
     SalesOrderDoc,
@@ -24,11 +24,16 @@ from omnihub.adapters.backends.base import (
     StockSnapshot,
     occurred_at,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.erp.erpnext import mapper, signature
-from omnihub.adapters.backends.wire import decode, json_request
-from omnihub.adapters.channels.native import json_object, require_signature
-from omnihub.ports import CallRefused, ChannelRefused, InboundRequest, UnreadablePayload
+from omnihub.ports import (
+    Answer,
+    BackendConfig,
+    CallRefused,
+    ChannelRefused,
+    ErpAdapter,
+    Exchange,
+    InboundRequest,
+    UnreadablePayload,
+)
 
 PAGE = 500
 

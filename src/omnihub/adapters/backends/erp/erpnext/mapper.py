@@ -18,7 +18,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wire import whole_number
+from omnihub.adapters.channels.native import field, text
+from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
     ItemCost,
@@ -31,11 +33,8 @@ from omnihub.adapters.backends.base import (
     StockLine,
     StockTake,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wire import whole_number
-from omnihub.adapters.channels.native import field, text
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused, UnreadablePayload
+from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 SALES_ORDER = "Sales Order"
 DELIVERY_NOTE = "Delivery Note"

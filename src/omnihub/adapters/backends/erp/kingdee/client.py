@@ -18,12 +18,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from omnihub.adapters.backends.base import (
-    Answer,
-    ErpAdapter,
+from omnihub.adapters.backends.erp.kingdee import mapper
+from omnihub.adapters.backends.wire import decode, json_request, refuse_http
+from omnihub.domain.backends import (
     ErpDocState,
     ErpRef,
-    Exchange,
     ItemCost,
     ReturnDoc,
     SalesOrderDoc,
@@ -32,10 +31,14 @@ from omnihub.adapters.backends.base import (
     StockSnapshot,
     occurred_at,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.erp.kingdee import mapper
-from omnihub.adapters.backends.wire import decode, json_request, refuse_http
-from omnihub.ports import CallRefused, UnreadablePayload
+from omnihub.ports import (
+    Answer,
+    BackendConfig,
+    CallRefused,
+    ErpAdapter,
+    Exchange,
+    UnreadablePayload,
+)
 
 PAGE = 2000
 

@@ -35,7 +35,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wire import local_text, read_time, whole_number
+from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
     ItemCost,
@@ -46,10 +47,8 @@ from omnihub.adapters.backends.base import (
     StockLine,
     StockTake,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wire import local_text, read_time, whole_number
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused, UnreadablePayload
+from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 SALES_ORDER = "SAL_SaleOrder"
 SALES_RETURN = "SAL_RETURNSTOCK"

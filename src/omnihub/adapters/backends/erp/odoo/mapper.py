@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wire import whole_number
+from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
     ItemCost,
@@ -36,10 +37,8 @@ from omnihub.adapters.backends.base import (
     StockDocument,
     StockLine,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wire import whole_number
 from omnihub.domain.values import Money
-from omnihub.ports import CallRefused, UnreadablePayload
+from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 ODOO_TIME = "%Y-%m-%d %H:%M:%S"
 

@@ -13,25 +13,20 @@ import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from omnihub.adapters.backends.base import (
-    Answer,
-    Exchange,
-    OutboundOrder,
-    Reply,
-    StockSnapshot,
-    WmsAdapter,
-    WmsMessage,
-    WmsRef,
-)
-from omnihub.adapters.backends.config import BackendConfig
 from omnihub.adapters.backends.wire import local_text, read_time
 from omnihub.adapters.backends.wms.qimen import mapper, signature
+from omnihub.domain.backends import OutboundOrder, StockSnapshot, WmsMessage, WmsRef
 from omnihub.ports import (
+    Answer,
+    BackendConfig,
     CallRefused,
     ChannelRefused,
+    Exchange,
     InboundRequest,
     OutboundRequest,
+    Reply,
     UnreadablePayload,
+    WmsAdapter,
 )
 
 API_VERSION = "2.0"

@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from omnihub.adapters.backends.base import (
+from omnihub.adapters.backends.wire import local_text, read_time, whole_number
+from omnihub.domain.backends import (
     DeliveryConfirmation,
     InboundReceipt,
     Line,
@@ -44,9 +45,7 @@ from omnihub.adapters.backends.base import (
     StockAdjustment,
     StockLine,
 )
-from omnihub.adapters.backends.config import BackendConfig
-from omnihub.adapters.backends.wire import local_text, read_time, whole_number
-from omnihub.ports import CallRefused, UnreadablePayload
+from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
 SELLABLE = "ZP"

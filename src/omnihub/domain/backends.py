@@ -1,60 +1,17 @@
-"""The three back-end ports (ERP, WMS, instant delivery) and the canonical documents they speak.
-
-An adapter never does I/O. Each operation is an *exchange*: a generator that yields the
-system's own HTTP requests (:class:`~omnihub.ports.OutboundRequest`) one at a time and is sent
-back each :class:`Answer`; it reads the answers (raising :class:`~omnihub.ports.CallRefused`
-with ``retry`` set for errors) and returns a canonical document. Operations that take several
-calls (log in, look the document up, save, submit, audit) stay in one place, and every
-exchange is idempotent: run it again after a failure and it finishes the work without doing
-any of it twice. :func:`omnihub.adapters.backends.transport.run` drives an exchange over HTTP.
-
-Callbacks go the other way: ``parse_callback`` checks the signature (``ChannelRefused``),
-reads the body (``UnreadablePayload``) and returns canonical documents; ``reply`` is the
-answer the system expects from a receiver.
-"""
+"""The documents the hub exchanges with its back ends (ERP, WMS, instant delivery), in the
+hub's own terms, and the rules that read them: which ledger movements a stock document asks
+for, and the rider-task state machine. Plain data; the back-end ports
+(``omnihub.ports.backends``) speak these, each adapter translates them to its system's own."""
 
 from __future__ import annotations
 
-import abc
-import json
-from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from omnihub.domain.inventory import MovementKind
 from omnihub.domain.values import Money
-from omnihub.ports import InboundRequest, OutboundRequest
-
-if TYPE_CHECKING:
-    from omnihub.adapters.backends.config import BackendConfig
-
-T = TypeVar("T")
-
-
-# -- the wire ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the system answered to one request."""
-
-    status: int
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """lower-case names"""
-
-
-Exchange = Generator[OutboundRequest, Answer, T]
-"""An operation as a conversation: yields requests, is sent answers, returns its result."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The answer a receiver of the system's callbacks gives (status, body, content type)."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
 
 
 class BackendKind(StrEnum):
@@ -350,7 +307,7 @@ class RiderState(StrEnum):
 
     @property
     def final(self) -> bool:
-        return self in _FINAL_RIDER_STATES
+        return self in RIDER_FINAL_STATES
 
     @property
     def failed(self) -> bool:
@@ -358,7 +315,8 @@ class RiderState(StrEnum):
         return self in (RiderState.CANCELLED, RiderState.EXPIRED, RiderState.RETURNED)
 
 
-_FINAL_RIDER_STATES = frozenset(
+#: states after which a task changes no more
+RIDER_FINAL_STATES = frozenset(
     {RiderState.DELIVERED, RiderState.CANCELLED, RiderState.EXPIRED, RiderState.RETURNED}
 )
 
@@ -442,114 +400,3 @@ def supersedes(current: RiderStatus | None, incoming: RiderStatus) -> bool:
     if incoming.updated_at < current.updated_at or incoming.state == current.state:
         return False
     return incoming.state in RIDER_TRANSITIONS[current.state]
-
-
-# -- the ports ---------------------------------------------------------------------------------
-class BackendAdapter(abc.ABC):
-    """What every back-end adapter declares; the config loader checks these at load."""
-
-    name: ClassVar[str]
-    kind: ClassVar[BackendKind]
-    required_credentials: ClassVar[tuple[str, ...]] = ()
-    required_settings: ClassVar[tuple[str, ...]] = ()
-    #: True when the system calls the hub back (else the hub polls it)
-    receives_callbacks: ClassVar[bool] = False
-
-    def check_config(self, config: BackendConfig) -> list[str]:
-        """Problems with adapter-specific settings, each naming its field; [] when fine."""
-        return []
-
-    def parse_callback(self, config: BackendConfig, request: InboundRequest) -> list[Any]:
-        """Verify the signature (``ChannelRefused``) and read the body (``UnreadablePayload``)
-        into canonical documents; [] for a message the hub does not act on."""
-        raise NotImplementedError(f"{self.name} sends no callbacks; the hub polls it")
-
-    def reply(self, error: str | None = None) -> Reply:
-        """What the system expects back from a receiver: success, or the error given."""
-        if error is None:
-            return Reply(200, b'{"ok":true}')
-        return Reply(400, json.dumps({"ok": False, "error": error}).encode())
-
-
-class ErpAdapter(BackendAdapter):
-    kind = BackendKind.ERP
-
-    @abc.abstractmethod
-    def create_sales_order(self, config: BackendConfig, doc: SalesOrderDoc) -> Exchange[ErpRef]:
-        """Book and confirm the order; finds and finishes an earlier attempt first."""
-
-    @abc.abstractmethod
-    def cancel_sales_order(self, config: BackendConfig, reference: str) -> Exchange[ErpRef]:
-        """Cancel it (a cancelled one stays cancelled); ``CallRefused(code="not_found")``."""
-
-    @abc.abstractmethod
-    def post_return(self, config: BackendConfig, doc: ReturnDoc) -> Exchange[ErpRef]: ...
-
-    @abc.abstractmethod
-    def stock_snapshot(
-        self, config: BackendConfig, skus: Sequence[str] | None = None
-    ) -> Exchange[StockSnapshot]:
-        """On hand per served location and SKU (every SKU when ``skus`` is None)."""
-
-    @abc.abstractmethod
-    def item_costs(
-        self, config: BackendConfig, skus: Sequence[str]
-    ) -> Exchange[list[ItemCost]]: ...
-
-    @abc.abstractmethod
-    def stock_documents(
-        self, config: BackendConfig, since: datetime
-    ) -> Exchange[list[StockDocument]]:
-        """Receipts and stock-takes approved at or after ``since`` (oldest first), for the
-        hub to poll with an overlapping cursor; the ledger's references make repeats
-        harmless."""
-
-
-class WmsAdapter(BackendAdapter):
-    kind = BackendKind.WMS
-    receives_callbacks = True
-
-    @abc.abstractmethod
-    def create_delivery_order(
-        self, config: BackendConfig, order: OutboundOrder
-    ) -> Exchange[WmsRef]: ...
-
-    @abc.abstractmethod
-    def cancel_delivery_order(
-        self, config: BackendConfig, reference: str, location: str
-    ) -> Exchange[bool]:
-        """True when cancelled; ``CallRefused(retry=False)`` when the warehouse can no longer
-        stop it (already shipped)."""
-
-    @abc.abstractmethod
-    def inventory(
-        self, config: BackendConfig, location: str, skus: Sequence[str]
-    ) -> Exchange[StockSnapshot]: ...
-
-    @abc.abstractmethod
-    def parse_callback(
-        self, config: BackendConfig, request: InboundRequest
-    ) -> list[WmsMessage]: ...
-
-
-class DeliveryAdapter(BackendAdapter):
-    kind = BackendKind.DELIVERY
-    receives_callbacks = True
-
-    @abc.abstractmethod
-    def create_task(self, config: BackendConfig, task: RiderTask) -> Exchange[RiderTaskRef]:
-        """Dispatch it; a task that is already live is returned as it is, one that ended
-        without a delivery is sent again."""
-
-    @abc.abstractmethod
-    def cancel_task(self, config: BackendConfig, reference: str, reason: str) -> Exchange[Money]:
-        """Cancel it; returns the penalty the provider deducted."""
-
-    @abc.abstractmethod
-    def task_status(self, config: BackendConfig, reference: str) -> Exchange[RiderStatus]:
-        """The task now, with the rider's position and the fee."""
-
-    @abc.abstractmethod
-    def parse_callback(
-        self, config: BackendConfig, request: InboundRequest
-    ) -> list[RiderStatus]: ...
