@@ -13,11 +13,11 @@ import httpx
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.config import parse_backend
-from omnihub.adapters.backends.simulation import BackendSimulator, SimRequest, SimResponse
 from omnihub.adapters.backends.transport import call
 from omnihub.domain.backends import Line, Receiver
 from omnihub.domain.values import Money
 from omnihub.ports import BackendConfig, ChannelRefused, Exchange, InboundRequest, UnreadablePayload
+from omnihub.simulators.backends.base import BackendSimulator, SimRequest, SimResponse
 
 AT = datetime(2026, 11, 11, 8, 0, 1, tzinfo=UTC)
 TEE, MUG, CAP = "TEE-RED-M", "MUG-WHITE", "CAP-BLUE"

@@ -17,8 +17,8 @@ from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
-from omnihub.adapters.backends.simulation import BackendSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+from omnihub.simulators.backends.base import BackendSimulator
 
 
 def _served(simulator: BackendSimulator) -> Iterator[BackendSimulator]:

@@ -22,7 +22,7 @@ from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 try:  # tests/ as a package, or tests/ on sys.path
     from tests.channels.harness import CAP, FAST, MUG, STOCK, STORE, TEE, WAREHOUSE, HubUnderTest

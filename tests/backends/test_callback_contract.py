@@ -30,7 +30,6 @@ from omnihub.adapters.backends.delivery.dada import signature as dada_signature
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext import signature as erpnext_signature
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.simulation import Callback
 from omnihub.adapters.backends.wms.qimen import signature as qimen_signature
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.domain.backends import InboundReceipt, OutboundOrder, Position, RiderStatus, RiderTask
@@ -42,6 +41,7 @@ from omnihub.ports import (
     InboundRequest,
     UnreadablePayload,
 )
+from omnihub.simulators.backends.base import Callback
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,6 @@ from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
 from omnihub.adapters.backends.transport import HttpSender
 from omnihub.adapters.backends.transport import run as drive
-from omnihub.adapters.channels.simulated import utc_now
 from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
@@ -35,6 +34,7 @@ from omnihub.domain.backends import (
     occurred_at,
 )
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import utc_now
 from omnihub.ports import Answer, BackendConfig, CallRefused, ErpAdapter, OutboundRequest
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.erp.erpnext import mapper, signature
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.domain.backends import InboundReceipt, SalesOrderDoc, StockAdjustment, StockTake
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import CallRefused, ChannelRefused, InboundRequest, UnreadablePayload
 
 pytestmark = pytest.mark.unit

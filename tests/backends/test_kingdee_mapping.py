@@ -12,8 +12,8 @@ import pytest
 from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends.erp.kingdee import mapper
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.domain.backends import ErpDocState, SalesOrderDoc
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import CallRefused
 
 pytestmark = pytest.mark.unit

@@ -14,8 +14,8 @@ from backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.wms.qimen import mapper, signature
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.domain.backends import OutboundOrder, Package, ReceiptKind
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import CallRefused, ChannelRefused, InboundRequest, UnreadablePayload
 
 pytestmark = pytest.mark.unit

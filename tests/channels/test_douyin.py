@@ -20,11 +20,11 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.douyin import mapper, signature
 from omnihub.adapters.channels.douyin.client import DouyinAdapter
 from omnihub.adapters.channels.douyin.simulator import DouyinSimulator, Item
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.transport import call, fetcher
 from omnihub.domain.errors import ErrorCode, InvalidInput
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

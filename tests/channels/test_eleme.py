@@ -25,11 +25,11 @@ from omnihub.adapters.channels.eleme import mapper
 from omnihub.adapters.channels.eleme.client import ElemeAdapter
 from omnihub.adapters.channels.eleme.signature import PUSH_FIELDS, api_signature, push_signature
 from omnihub.adapters.channels.eleme.simulator import ElemeSimulator
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

@@ -25,11 +25,11 @@ from omnihub.adapters.channels.meituan import mapper
 from omnihub.adapters.channels.meituan.client import MeituanAdapter
 from omnihub.adapters.channels.meituan.signature import sig
 from omnihub.adapters.channels.meituan.simulator import MeituanSimulator
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

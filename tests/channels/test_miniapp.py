@@ -23,13 +23,13 @@ from omnihub.adapters.channels.miniapp import mapper
 from omnihub.adapters.channels.miniapp.client import MiniappAdapter
 from omnihub.adapters.channels.miniapp.signature import signature, signed_headers, verify
 from omnihub.adapters.channels.miniapp.simulator import MiniappSimulator
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
 from omnihub.entrypoints.api.routers.orders import to_command
 from omnihub.entrypoints.api.schemas import OrderIn
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

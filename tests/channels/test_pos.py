@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from omnihub.adapters.channels import adapter_for
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.pos import mapper
 from omnihub.adapters.channels.pos.client import PosAdapter
 from omnihub.adapters.channels.pos.signature import signature, signed_headers, verify
@@ -22,6 +21,7 @@ from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
 from omnihub.adapters.channels.transport import pages
 from omnihub.ports import (
     ChannelAdapter,
@@ -24,6 +23,7 @@ from omnihub.ports import (
     StockUpdate,
     Verified,
 )
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 pytestmark = pytest.mark.integration
 

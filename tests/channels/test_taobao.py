@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from omnihub.adapters.channels import adapter_for
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.taobao import mapper, signature
 from omnihub.adapters.channels.taobao.client import TaobaoAdapter, TmallAdapter
 from omnihub.adapters.channels.taobao.simulator import TopSimulator
 from omnihub.adapters.channels.transport import call, fetcher, pages
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.orders import OrderStatus
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import (
     CallRefused,
     ChannelConfig,

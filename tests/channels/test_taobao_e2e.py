@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.taobao.simulator import Listing, TopSimulator
+from omnihub.platforms.local_time import SHANGHAI
 
 try:
     from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until

@@ -26,6 +26,7 @@ from omnihub.domain import events as ev
 from omnihub.domain.errors import DomainError
 from omnihub.domain.integration import STATUSES_PUSHED, matches, published_quantity
 from omnihub.entrypoints.backend_workers import BackendWorkers
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     BusUnavailable,
     CallRefused,
@@ -570,7 +571,7 @@ def start_workers(hub: Hub, *, relay: bool | None = None) -> Workers:
         if not 200 <= status < 300:
             raise CallRefused(
                 f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}",
-                retry=status >= 500 or status in (408, 429),
+                retry=retryable_status(status),
             )
 
     runtime = ConnectorRuntime(

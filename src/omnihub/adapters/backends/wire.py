@@ -7,7 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from omnihub.adapters.channels.native import SHANGHAI, local_time
+from omnihub.adapters.native import local_time
+from omnihub.platforms.local_time import SHANGHAI, local_text
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import Answer, CallRefused, OutboundRequest, UnreadablePayload
 
 __all__ = [
@@ -43,7 +45,7 @@ def refuse_http(answer: Answer, system: str) -> None:
     """``CallRefused`` for an HTTP status that is an error before any body is read: rate
     limits and server errors may pass (retry), authentication never will."""
     status = answer.status
-    if status == 429 or status >= 500:
+    if retryable_status(status):
         raise CallRefused(
             f"{system} answered HTTP {status}: {_excerpt(answer)}",
             retry=True,
@@ -72,11 +74,6 @@ def decode(answer: Answer, system: str) -> Any:
 
 def _excerpt(answer: Answer) -> str:
     return answer.body[:300].decode("utf-8", "replace")
-
-
-def local_text(moment: datetime, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A time as Chinese systems write it: local (Asia/Shanghai) and without an offset."""
-    return moment.astimezone(SHANGHAI).strftime(fmt)
 
 
 def read_time(value: Any, what: str) -> datetime:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from omnihub.adapters.channels.simulated import PlatformSimulator
+from omnihub.simulators.base import PlatformSimulator
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from omnihub.adapters.channels.douyin.signature import (
     push_signature,
     request_signature,
 )
-from omnihub.adapters.channels.native import require_signature, secret_of
+from omnihub.adapters.native import require_signature, secret_of
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -110,7 +111,7 @@ class DouyinAdapter(ChannelAdapter):
         )
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"douyin answered HTTP {status}", retry=True, code=str(status))
         if not 200 <= status < 300:
             raise CallRefused(

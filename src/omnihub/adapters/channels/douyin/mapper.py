@@ -18,14 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from omnihub.adapters.channels.native import (
-    fen,
-    field,
-    is_masked,
-    local_time,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import fen, field, is_masked, local_time, quantity, text
 from omnihub.domain.errors import InvalidInput
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment

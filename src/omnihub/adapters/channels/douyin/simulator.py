@@ -25,8 +25,8 @@ from omnihub.adapters.channels.douyin.signature import (
     push_signature,
     request_signature,
 )
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
 from omnihub.domain.orders import IngestOrder
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 
 @dataclass(frozen=True)

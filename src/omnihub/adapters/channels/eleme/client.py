@@ -11,8 +11,9 @@ from typing import Any
 
 from omnihub.adapters.channels.eleme import mapper
 from omnihub.adapters.channels.eleme.signature import api_signature, push_signature
-from omnihub.adapters.channels.native import require_signature, secret_of, text
+from omnihub.adapters.native import require_signature, secret_of, text
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -133,7 +134,7 @@ class ElemeAdapter(ChannelAdapter):
         return self.call(config, action, {"orderId": update.external_id})
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"eleme answered HTTP {status}", retry=True, code=str(status))
         if not 200 <= status < 300:
             raise CallRefused(

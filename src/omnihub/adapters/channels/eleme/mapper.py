@@ -17,23 +17,17 @@ Native shapes read here:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from omnihub.adapters.channels.native import (
-    local_time,
-    masked_fields,
-    money,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import local_time, masked_fields, money, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money
+from omnihub.platforms.regions import region
 from omnihub.ports import UnknownChannelStatus, UnreadablePayload
 
 S = OrderStatus
@@ -397,28 +391,6 @@ def geo(value: Any) -> tuple[float | None, float | None]:
         return float(Decimal(parts[0].strip())), float(Decimal(parts[1].strip()))
     except ArithmeticError:
         return None, None
-
-
-#: the administrative prefix a Chinese address is written with ("上海市普陀区…",
-#: "广东省深圳市南山区…"); only what is written is read, nothing is inferred
-_REGION = re.compile(
-    r"^(?P<province>[\u4e00-\u9fa5]{2,7}?(?:省|自治区|特别行政区))?"
-    r"(?P<city>[\u4e00-\u9fa5]{2,9}?(?:市|自治州|地区|盟))?"
-    r"(?P<district>[\u4e00-\u9fa5]{1,9}?(?:区|县|旗|市))?"
-)
-#: cities that are provinces of their own (直辖市)
-MUNICIPALITIES = frozenset({"北京市", "上海市", "天津市", "重庆市"})
-
-
-def region(address: str | None) -> tuple[str | None, str | None, str | None]:
-    """Province, city and district as the address spells them out at its start."""
-    match = _REGION.match(address or "")
-    if match is None or not match.group("city"):
-        return None, None, None
-    province, city = match.group("province"), match.group("city")
-    if province is None and city in MUNICIPALITIES:
-        province = city
-    return province, city, match.group("district")
 
 
 # -- calls to the platform -------------------------------------------------------------------

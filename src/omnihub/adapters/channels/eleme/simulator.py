@@ -26,8 +26,8 @@ from decimal import Decimal
 from typing import Any
 
 from omnihub.adapters.channels.eleme.signature import api_signature, push_signature
-from omnihub.adapters.channels.native import SHANGHAI
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
+from omnihub.platforms.local_time import SHANGHAI
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_PATH = "/api/v1/"
 #: how far a call's metas.timestamp may be from the platform's clock

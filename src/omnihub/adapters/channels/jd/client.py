@@ -10,14 +10,9 @@ from urllib.parse import urlencode
 
 from omnihub.adapters.channels.jd import mapper
 from omnihub.adapters.channels.jd.signature import API_VERSION, jd_time, sign, signed
-from omnihub.adapters.channels.native import (
-    json_object,
-    local_time,
-    require_signature,
-    secret_of,
-    text,
-)
+from omnihub.adapters.native import json_object, local_time, require_signature, secret_of, text
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -203,7 +198,7 @@ class JdAdapter(ChannelAdapter):
         return self.call(config, SHIPMENT, params)
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"JD answered HTTP {status}", retry=True, code=f"HTTP {status}")
         try:
             document = json.loads(body)

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from omnihub.adapters.channels.native import SHANGHAI
+from omnihub.platforms.local_time import SHANGHAI
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_VERSION = "2.0"

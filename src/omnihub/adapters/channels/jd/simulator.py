@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 from omnihub.adapters.channels.jd import client, mapper
 from omnihub.adapters.channels.jd.signature import TIMESTAMP_WINDOW, jd_time, sign
-from omnihub.adapters.channels.native import local_time
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
+from omnihub.adapters.native import local_time
 from omnihub.ports import UnreadablePayload
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 ERRORS: dict[str, tuple[str, str]] = {
     "2": ("限制时间内调用失败次数", "App Call Limited"),

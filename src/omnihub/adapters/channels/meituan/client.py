@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 from omnihub.adapters.channels.meituan import mapper
 from omnihub.adapters.channels.meituan.signature import SIG, sig
-from omnihub.adapters.channels.native import require_signature, secret_of, text
+from omnihub.adapters.native import require_signature, secret_of, text
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -157,7 +158,7 @@ class MeituanAdapter(ChannelAdapter):
         return self.call(config, "POST", path, {"order_id": update.external_id})
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"meituan answered HTTP {status}", retry=True, code=str(status))
         if not 200 <= status < 300:
             raise CallRefused(

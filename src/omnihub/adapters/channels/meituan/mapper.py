@@ -26,16 +26,11 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from omnihub.adapters.channels.native import (
-    local_time,
-    masked_fields,
-    money,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import local_time, masked_fields, money, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money
+from omnihub.platforms.regions import region
 from omnihub.ports import UnknownChannelStatus, UnreadablePayload
 
 S = OrderStatus
@@ -324,27 +319,6 @@ def _coordinate(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number else None
-
-
-#: the administrative prefix a Chinese address is written with ("上海市静安区…"); only what
-#: is written is read, nothing is inferred
-_REGION = re.compile(
-    r"^(?P<province>[\u4e00-\u9fa5]{2,7}?(?:省|自治区|特别行政区))?"
-    r"(?P<city>[\u4e00-\u9fa5]{2,9}?(?:市|自治州|地区|盟))?"
-    r"(?P<district>[\u4e00-\u9fa5]{1,9}?(?:区|县|旗|市))?"
-)
-MUNICIPALITIES = frozenset({"北京市", "上海市", "天津市", "重庆市"})
-
-
-def region(address: str | None) -> tuple[str | None, str | None, str | None]:
-    """Province, city and district as the address spells them out at its start."""
-    match = _REGION.match(address or "")
-    if match is None or not match.group("city"):
-        return None, None, None
-    province, city = match.group("province"), match.group("city")
-    if province is None and city in MUNICIPALITIES:
-        province = city
-    return province, city, match.group("district")
 
 
 # -- the platform's answers and our calls ----------------------------------------------------

@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from omnihub.adapters.channels.meituan.signature import SIG, sig
-from omnihub.adapters.channels.native import SHANGHAI
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
+from omnihub.platforms.local_time import SHANGHAI
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_PREFIX = "/api/v1"
 TIMESTAMP_WINDOW_SECONDS = 600

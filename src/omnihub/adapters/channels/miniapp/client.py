@@ -8,8 +8,9 @@ from typing import Any
 
 from omnihub.adapters.channels.miniapp import mapper
 from omnihub.adapters.channels.miniapp.signature import signed_headers, verify
-from omnihub.adapters.channels.native import json_object, secret_of
+from omnihub.adapters.native import json_object, secret_of
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -64,7 +65,7 @@ class MiniappAdapter(ChannelAdapter):
     def check_response(self, status: int, body: bytes) -> None:
         if 200 <= status < 300:
             return
-        retry = status >= 500 or status in (408, 429)
+        retry = retryable_status(status)
         raise CallRefused(
             f"miniapp answered HTTP {status}: {body[:300]!r}", retry=retry, code=str(status)
         )

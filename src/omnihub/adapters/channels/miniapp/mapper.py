@@ -12,13 +12,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from omnihub.adapters.channels.native import (
-    field,
-    local_time,
-    masked_fields,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import field, local_time, masked_fields, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money

@@ -13,7 +13,7 @@ import hmac
 import time
 from datetime import UTC, datetime
 
-from omnihub.adapters.channels.native import require_signature
+from omnihub.adapters.native import require_signature
 from omnihub.ports import ChannelRefused, InboundRequest, Verified
 
 SIGNATURE = "X-Omnihub-Signature"

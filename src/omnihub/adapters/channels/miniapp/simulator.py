@@ -19,10 +19,10 @@ from typing import Any
 
 from omnihub.adapters.channels.miniapp import mapper
 from omnihub.adapters.channels.miniapp.signature import signed_headers, verify
-from omnihub.adapters.channels.native import SHANGHAI
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import ChannelRefused, InboundRequest
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 #: how far the hub's signed timestamp may be from ours
 MAX_SKEW_SECONDS = 300

@@ -8,16 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.native import (
-    json_object,
-    local_time,
-    require_signature,
-    secret_of,
-    text,
-)
 from omnihub.adapters.channels.pdd import mapper
 from omnihub.adapters.channels.pdd.signature import sign, signed
+from omnihub.adapters.native import json_object, local_time, require_signature, secret_of, text
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -209,7 +204,7 @@ class PddAdapter(ChannelAdapter):
         )
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"PDD answered HTTP {status}", retry=True, code=f"HTTP {status}")
         try:
             document = json.loads(body)

@@ -6,15 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from omnihub.adapters.channels.native import (
-    field,
-    is_masked,
-    local_time,
-    money,
-    quantity,
-    spread,
-    text,
-)
+from omnihub.adapters.native import field, is_masked, local_time, money, quantity, spread, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Address, Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money

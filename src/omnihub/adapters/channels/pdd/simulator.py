@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.pdd import client
 from omnihub.adapters.channels.pdd.signature import TIMESTAMP_WINDOW, sign
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import UnreadablePayload
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 ERRORS: dict[int, tuple[str, str]] = {
     10000: ("业务参数错误", "isv.invalid-parameter"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omnihub.adapters.channels.native import field, local_time, money, text
+from omnihub.adapters.native import field, local_time, money, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import Buyer, IncomingLine, IngestOrder, OrderStatus, Payment
 from omnihub.domain.values import Money

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.pos import mapper
 from omnihub.adapters.channels.pos.signature import signed_headers, verify
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import ChannelRefused, InboundRequest
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 MAX_SKEW_SECONDS = 300
 #: how the tills write their local time (no offset)

@@ -23,9 +23,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from omnihub.adapters.channels.native import json_object, local_time, secret_of, text
 from omnihub.adapters.channels.shopify import mapper, signature
+from omnihub.adapters.native import json_object, local_time, secret_of, text
 from omnihub.domain.orders import IngestOrder, OrderStatus
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -209,7 +210,7 @@ class ShopifyAdapter(ChannelAdapter):
         errors = _errors(body)
         if status == 422 and "already fulfilled" in errors.lower():
             return  # a resent fulfillment whose first attempt went through: nothing to do
-        retry = status in (408, 429) or status >= 500
+        retry = retryable_status(status)
         message = f"Shopify answered {status}: {errors or 'no error text'}"
         if status == 429:
             message += " (rate limited; retried later)"

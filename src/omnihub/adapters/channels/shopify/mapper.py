@@ -11,14 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from omnihub.adapters.channels.native import (
-    field,
-    local_time,
-    masked_fields,
-    money,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import field, local_time, masked_fields, money, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import (
     Address,

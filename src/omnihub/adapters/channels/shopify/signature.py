@@ -4,7 +4,7 @@ signed; the other ``X-Shopify-*`` headers are not."""
 
 from __future__ import annotations
 
-from omnihub.adapters.channels.native import hmac_sha256_b64, require_signature
+from omnihub.adapters.native import hmac_sha256_b64, require_signature
 
 HEADER = "X-Shopify-Hmac-Sha256"
 

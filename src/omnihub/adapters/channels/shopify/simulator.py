@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from omnihub.adapters.channels.native import SHANGHAI
 from omnihub.adapters.channels.shopify import signature
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse, utc_now
+from omnihub.platforms.local_time import SHANGHAI, utc_now
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_VERSION = "2024-01"
 RATE_LIMITED = (

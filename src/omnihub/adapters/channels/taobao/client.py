@@ -36,9 +36,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.native import SHANGHAI, json_object, local_time, secret_of, text
 from omnihub.adapters.channels.taobao import mapper, signature
+from omnihub.adapters.native import json_object, local_time, secret_of, text
 from omnihub.domain.orders import IngestOrder
+from omnihub.platforms.local_time import SHANGHAI
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -314,7 +316,7 @@ class TaobaoAdapter(ChannelAdapter):
         )
 
     def check_response(self, status: int, body: bytes) -> None:
-        if status == 429 or status >= 500:
+        if retryable_status(status):
             raise CallRefused(f"{self.name}: HTTP {status}", retry=True, code=str(status))
         try:
             answer = json.loads(body)

@@ -19,15 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.native import (
-    SHANGHAI,
-    field,
-    local_time,
-    masked_fields,
-    money,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import field, local_time, masked_fields, money, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import (
     Address,
@@ -38,6 +30,7 @@ from omnihub.domain.orders import (
     Payment,
 )
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import UnknownChannelStatus, UnreadablePayload
 
 S = OrderStatus

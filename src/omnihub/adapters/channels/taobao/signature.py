@@ -18,7 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from omnihub.adapters.channels.native import require_signature
+from omnihub.adapters.native import require_signature
 from omnihub.ports import ChannelRefused
 
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")

@@ -22,10 +22,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.native import SHANGHAI
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse
 from omnihub.adapters.channels.taobao import mapper, signature
 from omnihub.adapters.channels.taobao.client import ROUTER_PATH
+from omnihub.platforms.local_time import SHANGHAI
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 #: the longest window ``taobao.trades.sold.increment.get`` accepts
 MAX_PULL_WINDOW = timedelta(days=1)

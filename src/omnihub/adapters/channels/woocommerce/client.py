@@ -25,9 +25,11 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from omnihub.adapters.channels.native import SHANGHAI, json_object, secret_of, text
 from omnihub.adapters.channels.woocommerce import mapper, signature
+from omnihub.adapters.native import json_object, secret_of, text
 from omnihub.domain.orders import IngestOrder, OrderStatus
+from omnihub.platforms.local_time import SHANGHAI
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
@@ -159,7 +161,7 @@ class WooCommerceAdapter(ChannelAdapter):
         if 200 <= status < 300:
             return
         code, message = _error(body)
-        retry = status in (408, 429) or status >= 500
+        retry = retryable_status(status)
         raise CallRefused(
             f"WooCommerce answered {status}: {code}: {message}",
             retry=retry,

@@ -15,15 +15,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from omnihub.adapters.channels.native import (
-    SHANGHAI,
-    field,
-    local_time,
-    masked_fields,
-    money,
-    quantity,
-    text,
-)
+from omnihub.adapters.native import field, local_time, masked_fields, money, quantity, text
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import (
     Address,
@@ -34,6 +26,7 @@ from omnihub.domain.orders import (
     Payment,
 )
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import UnknownChannelStatus, UnreadablePayload
 
 CHANNEL = "woocommerce"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from omnihub.adapters.channels.native import hmac_sha256_b64, require_signature
+from omnihub.adapters.native import hmac_sha256_b64, require_signature
 
 HEADER = "X-WC-Webhook-Signature"
 #: the body of the ping sent when a webhook is saved: form-encoded, no X-WC-* headers

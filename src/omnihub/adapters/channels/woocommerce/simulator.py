@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from omnihub.adapters.channels.native import SHANGHAI
-from omnihub.adapters.channels.simulated import PlatformSimulator, SimRequest, SimResponse, utc_now
 from omnihub.adapters.channels.woocommerce import signature
+from omnihub.platforms.local_time import SHANGHAI, utc_now
+from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API = "/wp-json/wc/v3"
 STATUSES = (

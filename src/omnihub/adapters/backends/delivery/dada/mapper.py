@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from omnihub.adapters.backends.wire import read_time
-from omnihub.adapters.channels.native import field, text
+from omnihub.adapters.native import field, text
 from omnihub.domain.backends import (
     Position,
     Rider,

@@ -21,16 +21,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from omnihub.adapters.backends.delivery.dada import mapper, signature
-from omnihub.adapters.backends.simulation import (
+from omnihub.adapters.backends.wire import dumps, local_text
+from omnihub.domain.backends import Position, RiderState
+from omnihub.domain.locations import haversine_km
+from omnihub.platforms.local_time import utc_now
+from omnihub.simulators.backends.base import (
     BackendSimulator,
     Callback,
     SimRequest,
     SimResponse,
 )
-from omnihub.adapters.backends.wire import dumps, local_text
-from omnihub.adapters.channels.simulated import utc_now
-from omnihub.domain.backends import Position, RiderState
-from omnihub.domain.locations import haversine_km
 
 S = mapper.CODES
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from omnihub.adapters.backends.erp.erpnext import mapper, signature
 from omnihub.adapters.backends.wire import decode, json_request
-from omnihub.adapters.channels.native import json_object, require_signature
+from omnihub.adapters.native import json_object, require_signature
 from omnihub.domain.backends import (
     ErpDocState,
     ErpRef,

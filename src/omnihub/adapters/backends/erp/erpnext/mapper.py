@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnihub.adapters.backends.wire import whole_number
-from omnihub.adapters.channels.native import field, text
+from omnihub.adapters.native import field, text
 from omnihub.domain.backends import (
     ErpDocState,
     InboundReceipt,
@@ -34,6 +34,7 @@ from omnihub.domain.backends import (
     StockTake,
 )
 from omnihub.domain.values import Money
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 SALES_ORDER = "Sales Order"
@@ -152,7 +153,7 @@ def failure(status: int, body: Any) -> CallRefused:
             message = f"{message}: {detail}"
     if status in (401, 403) or exc_type in ("AuthenticationError", "PermissionError"):
         return CallRefused(f"erpnext refused our credentials: {message}", retry=False, code="auth")
-    retry = status == 429 or status >= 500 or exc_type in RETRY_EXC_TYPES
+    retry = retryable_status(status) or exc_type in RETRY_EXC_TYPES
     code = "not_found" if status == 404 else (exc_type or f"http_{status}")
     return CallRefused(f"erpnext: {message}"[:500], retry=retry, code=code)
 

@@ -3,7 +3,7 @@ of the raw body with the webhook's secret."""
 
 from __future__ import annotations
 
-from omnihub.adapters.channels.native import hmac_sha256_b64
+from omnihub.adapters.native import hmac_sha256_b64
 
 HEADER = "x-frappe-webhook-signature"
 

@@ -15,14 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from omnihub.adapters.backends.erp.erpnext import mapper, signature
-from omnihub.adapters.backends.simulation import (
+from omnihub.adapters.backends.wire import SHANGHAI, dumps
+from omnihub.platforms.local_time import utc_now
+from omnihub.simulators.backends.base import (
     BackendSimulator,
     Callback,
     SimRequest,
     SimResponse,
 )
-from omnihub.adapters.backends.wire import SHANGHAI, dumps
-from omnihub.adapters.channels.simulated import utc_now
 
 RESOURCE = "/api/resource"
 CANCEL = "/api/method/frappe.client.cancel"

@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from omnihub.adapters.backends.erp.kingdee import mapper
-from omnihub.adapters.backends.simulation import BackendSimulator, SimRequest, SimResponse
 from omnihub.adapters.backends.wire import local_text
-from omnihub.adapters.channels.simulated import utc_now
+from omnihub.platforms.local_time import utc_now
+from omnihub.simulators.backends.base import BackendSimulator, SimRequest, SimResponse
 
 _CLAUSE = re.compile(
     r"^\s*(?P<field>[\w.]+)\s*(?:(?P<op>>=|=)\s*'(?P<value>(?:[^']|'')*)'"

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from omnihub.adapters.backends.erp.odoo import mapper
-from omnihub.adapters.backends.simulation import BackendSimulator, SimRequest, SimResponse
-from omnihub.adapters.channels.simulated import utc_now
+from omnihub.platforms.local_time import utc_now
+from omnihub.simulators.backends.base import BackendSimulator, SimRequest, SimResponse
 
 #: many2one fields: (model, field) -> the model it points at
 RELATIONS: dict[tuple[str, str], str] = {

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from omnihub.adapters.backends.wire import local_text, read_time
 from omnihub.adapters.backends.wms.qimen import mapper, signature
 from omnihub.domain.backends import OutboundOrder, StockSnapshot, WmsMessage, WmsRef
+from omnihub.platforms.retry import retryable_status
 from omnihub.ports import (
     Answer,
     BackendConfig,
@@ -61,7 +62,7 @@ class QimenAdapter(WmsAdapter):
 
     def _call(self, config: BackendConfig, method: str, body: bytes) -> Exchange[object]:
         answer: Answer = yield self.request(config, method, body)
-        if answer.status == 429 or answer.status >= 500:
+        if retryable_status(answer.status):
             raise CallRefused(
                 f"qimen answered HTTP {answer.status}", retry=True, code=f"http_{answer.status}"
             )

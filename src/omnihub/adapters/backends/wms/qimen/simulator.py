@@ -18,16 +18,16 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnihub.adapters.backends.simulation import (
+from omnihub.adapters.backends.wire import local_text
+from omnihub.adapters.backends.wms.qimen import mapper, signature
+from omnihub.adapters.backends.wms.qimen.client import API_VERSION, CONTENT_TYPE
+from omnihub.platforms.local_time import utc_now
+from omnihub.simulators.backends.base import (
     BackendSimulator,
     Callback,
     SimRequest,
     SimResponse,
 )
-from omnihub.adapters.backends.wire import local_text
-from omnihub.adapters.backends.wms.qimen import mapper, signature
-from omnihub.adapters.backends.wms.qimen.client import API_VERSION, CONTENT_TYPE
-from omnihub.adapters.channels.simulated import utc_now
 
 ROUTER = "/router/qimen/service"
 CARRIERS = ("SF", "YTO", "ZTO", "STO", "YUNDA")

@@ -16,13 +16,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from omnihub.adapters.channels.simulated import (
-    Faults,
-    Handler,
-    PlatformSimulator,
-    SimRequest,
-    SimResponse,
-)
+from omnihub.simulators.base import Faults, Handler, PlatformSimulator, SimRequest, SimResponse
 
 __all__ = ["BackendFaults", "BackendSimulator", "Callback", "SimRequest", "SimResponse"]
 

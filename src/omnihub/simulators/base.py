@@ -2,8 +2,8 @@
 the calls the hub makes (stock, shipments, order pulls), keeps what it received for
 assertions, pushes orders to the hub like the platform would, and injects faults on request.
 
-A channel's ``simulator.py`` subclasses :class:`PlatformSimulator`, adds its routes with
-:meth:`route` and writes orders in the platform's own format.
+A simulator (``simulators/channels/<name>/``) subclasses :class:`PlatformSimulator`, adds its
+routes with :meth:`route` and writes orders in the platform's own format.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -258,7 +258,3 @@ class PlatformSimulator:
     def roll(self, rate: float) -> bool:
         with self.lock:
             return self.rng.random() < rate
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

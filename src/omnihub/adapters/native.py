@@ -1,5 +1,5 @@
-"""What every channel adapter needs to read a platform's payloads: local times, money, masked
-fields, JSON bodies and constant-time signature comparison."""
+"""What every channel and back-end adapter needs to read a platform's payloads: local times,
+money, masked fields, JSON bodies and constant-time signature comparison."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import SHANGHAI
 from omnihub.ports import ChannelRefused, UnreadablePayload
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 #: "屈**", "1389289****", "*明", or the ciphertext marker of JD/Taobao encrypted fields
 _MASK = re.compile(r"\*{1,}|^~.*~$|^#.*#$")

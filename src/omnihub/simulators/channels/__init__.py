@@ -1,0 +1,1 @@
+"""The sales channels' platforms, one folder each."""
