@@ -7,11 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-try:
-    from tests.backends.backend_world import CallbackReceiver
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from backend_world import CallbackReceiver  # type: ignore[no-redef]
+from tests.backends.backend_world import CallbackReceiver
 
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator

@@ -17,26 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.channels.harness import CAP, FAST, MUG, STOCK, STORE, TEE, WAREHOUSE, HubUnderTest
 
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
-
-try:  # tests/ as a package, or tests/ on sys.path
-    from tests.channels.harness import CAP, FAST, MUG, STOCK, STORE, TEE, WAREHOUSE, HubUnderTest
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from channels.harness import (  # type: ignore[no-redef]
-        CAP,
-        FAST,
-        MUG,
-        STOCK,
-        STORE,
-        TEE,
-        WAREHOUSE,
-        HubUnderTest,
-    )
 
 __all__ = ["CAP", "MUG", "STORE", "TEE", "WAREHOUSE"]
 

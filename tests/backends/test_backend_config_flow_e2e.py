@@ -21,6 +21,7 @@ from flow_hub import (
     qimen_backend,
     start_backend_hub,
 )
+from tests.e2e.server import ServerFailedToStart, running_server
 
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
@@ -28,11 +29,6 @@ from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.bootstrap import backend_configs
 from omnihub.config import Settings
 from omnihub.ports import InvalidBackendConfig
-
-try:
-    from tests.e2e.server import ServerFailedToStart, running_server
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from e2e.server import ServerFailedToStart, running_server  # type: ignore[no-redef]
 
 BROKEN = """
 [[backends]]

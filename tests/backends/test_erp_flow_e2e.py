@@ -24,15 +24,11 @@ from flow_hub import (
     kingdee_backend,
     start_backend_hub,
 )
+from tests.channels.harness import wait_until
 
 from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.services.backends import return_reference
-
-try:
-    from tests.channels.harness import wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from channels.harness import wait_until  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.e2e
 

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import pytest
 from flow_hub import STOCK, STORE, TEE, WAREHOUSE, BackendHub, ChannelInbox, Forwarder
+from tests.channels.harness import FAST, HubUnderTest, wait_until
 
 from omnihub.domain.locations import Location, LocationType, Service
 from omnihub.entrypoints.backend_simulators import BackendSimulators
-
-try:
-    from tests.channels.harness import FAST, HubUnderTest, wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from channels.harness import FAST, HubUnderTest, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -22,14 +22,10 @@ from flow_hub import (
     kingdee_backend,
     start_backend_hub,
 )
+from tests.channels.harness import wait_until
 
 from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-
-try:
-    from tests.channels.harness import wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from channels.harness import wait_until  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.e2e
 

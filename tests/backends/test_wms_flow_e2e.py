@@ -26,16 +26,12 @@ from flow_hub import (
     qimen_backend,
     start_backend_hub,
 )
+from tests.channels.harness import wait_until
 
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
 from omnihub.adapters.db.engine import create_engine
-
-try:
-    from tests.channels.harness import wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from channels.harness import wait_until  # type: ignore[no-redef]
 
 pytestmark = pytest.mark.e2e
 

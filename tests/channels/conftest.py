@@ -6,11 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-try:
-    from tests.channels.harness import HubUnderTest, hub_under_test
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from harness import HubUnderTest, hub_under_test  # type: ignore[no-redef]
+from tests.channels.harness import HubUnderTest, hub_under_test
 
 
 @pytest.fixture

@@ -11,11 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
-try:  # tests/ as a package, or this folder's parent on sys.path
-    from tests.e2e.server import running_server
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from e2e.server import running_server  # type: ignore[no-redef]
+from tests.e2e.server import running_server
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.shared_samples import SHARED_FIXTURES
 
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.douyin import mapper, signature
@@ -38,7 +39,7 @@ from omnihub.ports import (
 )
 
 OWN = Path(__file__).parent / "fixtures" / "douyin"
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 REAL = FIXTURES / "douyin"
 APP_KEY, SECRET, TOKEN = "7152000000000000001", "douyin-app-secret-0001", "douyin-shop-token"
 CONFIG = ChannelConfig(

@@ -14,14 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.channels.harness import CAP, MUG, STORE, TEE, HubUnderTest, wait_until
 
 from omnihub.adapters.channels.eleme.signature import push_signature
 from omnihub.adapters.channels.eleme.simulator import ElemeSimulator
-
-try:
-    from tests.channels.harness import CAP, MUG, STORE, TEE, HubUnderTest, wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from harness import CAP, MUG, STORE, TEE, HubUnderTest, wait_until  # type: ignore
 
 pytestmark = pytest.mark.e2e
 

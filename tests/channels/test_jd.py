@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from tests.shared_samples import SHARED_FIXTURES
 
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.jd import client, mapper
@@ -39,7 +40,7 @@ from omnihub.ports import (
 
 HERE = Path(__file__).parent
 OURS = HERE / "fixtures" / "jd"
-FIXTURES = HERE.parents[1].parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 REAL_SAMPLE = FIXTURES / "jd" / "jd_pop_orderInfo_test_order_249786309732_from_go_snippet.json"
 
 SECRET = "jd-test-secret"

@@ -16,23 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.channels.harness import CAP, MUG, TEE, HubUnderTest, hub_under_test, wait_until
 
 from omnihub.adapters.channels.jd.signature import jd_time
 from omnihub.adapters.channels.jd.simulator import JdSimulator
 from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.migrate import upgrade
-
-try:  # tests/ as a package, or this folder on sys.path
-    from tests.channels.harness import CAP, MUG, TEE, HubUnderTest, hub_under_test, wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from harness import (  # type: ignore[no-redef]
-        CAP,
-        MUG,
-        TEE,
-        HubUnderTest,
-        hub_under_test,
-        wait_until,
-    )
 
 pytestmark = pytest.mark.e2e
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from tests.shared_samples import SHARED_FIXTURES
 
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.pdd import client, mapper
@@ -39,7 +40,7 @@ from omnihub.ports import (
 S = OrderStatus
 HERE = Path(__file__).parent
 OURS = HERE / "fixtures" / "pdd"
-FIXTURES = HERE.parents[1].parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 REAL = FIXTURES / "pinduoduo"
 
 SECRET = "pdd-test-secret"

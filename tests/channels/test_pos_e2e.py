@@ -12,13 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.channels.harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until
 
 from omnihub.adapters.channels.pos.simulator import PosSimulator
-
-try:
-    from tests.channels.harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until  # type: ignore
 
 pytestmark = pytest.mark.e2e
 

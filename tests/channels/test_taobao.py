@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from tests.shared_samples import SHARED_FIXTURES
 
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.taobao import mapper, signature
@@ -37,7 +38,7 @@ from omnihub.ports import (
 )
 
 OWN = Path(__file__).parent / "fixtures" / "taobao"
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 REAL = FIXTURES / "taobao"
 SECRET = "demo-secret"
 CONFIG = ChannelConfig(

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.shared_samples import SHARED_FIXTURES, needs_shared
 
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.woocommerce import mapper, signature
@@ -43,10 +44,8 @@ from omnihub.ports import (
 )
 
 HERE = Path(__file__).parent / "fixtures" / "woocommerce"
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 SHARED = FIXTURES / "woocommerce"
-needs_shared = pytest.mark.skipif(not FIXTURES.exists(), reason="../shared/fixtures is absent")
 
 S = OrderStatus
 SECRET = "omnihub-wc-test-secret"

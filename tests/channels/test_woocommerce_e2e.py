@@ -14,14 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
 
 from omnihub.adapters.channels.woocommerce import signature
 from omnihub.adapters.channels.woocommerce.simulator import WooCommerceSimulator
-
-try:
-    from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
-except ModuleNotFoundError:  # pragma: no cover - depends on pytest's import mode
-    from harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until  # type: ignore
 
 pytestmark = pytest.mark.e2e
 

@@ -8,11 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-try:  # tests/ as a package, or (pytest's default "prepend" import mode) this folder on sys.path
-    from tests.e2e.server import running_server as _running_server
-except ModuleNotFoundError:
-    from server import running_server as _running_server  # type: ignore[no-redef]
+from tests.e2e.server import running_server as _running_server
 
 StartServer = Callable[..., str]
 

@@ -38,14 +38,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.e2e.server import _server_env, _tail, free_port, omnihub_command, stop
 
 from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.tables import deliveries, outbox
-
-try:  # tests/ as a package, or (pytest's default "prepend" import mode) this folder on sys.path
-    from tests.e2e.server import _server_env, _tail, free_port, omnihub_command, stop
-except ModuleNotFoundError:
-    from server import _server_env, _tail, free_port, omnihub_command, stop  # type: ignore[no-redef]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

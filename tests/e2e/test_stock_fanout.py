@@ -31,11 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-try:  # tests/ as a package, or (pytest's default "prepend" import mode) this folder on sys.path
-    from tests.e2e import server as hub_server
-except ModuleNotFoundError:
-    import server as hub_server  # type: ignore[no-redef]
+from tests.e2e import server as hub_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
