@@ -201,14 +201,18 @@ def from_query(config: BackendConfig, reference: str, result: Any) -> RiderStatu
 
 def from_callback(config: BackendConfig, payload: dict[str, Any]) -> RiderStatus:
     """A status callback: ``client_id`` (Dada's id), ``order_id`` (ours), ``order_status``,
-    ``cancel_reason``, ``cancel_from``, ``update_time`` (Unix seconds), ``dm_id``,
+    ``cancel_reason``, ``cancel_from``, ``update_time`` (Unix seconds; milliseconds for
+    1000, creation failed), ``dm_id``,
     ``dm_name``, ``dm_mobile`` once a rider has it."""
     reference = str(field(payload, "order_id"))
     native = payload.get("order_status")
     state = state_of(native)
     update_time = field(payload, "update_time")
     try:
-        updated = datetime.fromtimestamp(int(update_time), tz=UTC)
+        seconds = int(update_time)
+        if native in (1000, "1000"):  # Dada stamps a failed creation in milliseconds
+            seconds //= 1000
+        updated = datetime.fromtimestamp(seconds, tz=UTC)
     except (TypeError, ValueError, OverflowError) as exc:
         raise UnreadablePayload(f"update_time {update_time!r} is not a Unix time") from exc
     rider = None

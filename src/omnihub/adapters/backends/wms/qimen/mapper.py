@@ -45,6 +45,7 @@ from omnihub.domain.backends import (
     StockAdjustment,
     StockLine,
 )
+from omnihub.domain.values import Money
 from omnihub.ports import BackendConfig, CallRefused, UnreadablePayload
 
 DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
@@ -166,9 +167,10 @@ def delivery_order(config: BackendConfig, order: OutboundOrder) -> bytes:
                         "itemCode": config.item_code(line.sku),
                         "inventoryType": SELLABLE,
                         "planQty": line.qty,
-                        "actualPrice": str(line.unit_price)
-                        if line.unit_price is not None
-                        else None,
+                        # required by the interface: a line the hub has no price for is free
+                        "actualPrice": str(
+                            line.unit_price if line.unit_price is not None else Money.of("0")
+                        ),
                     },
                 )
                 for number, line in enumerate(order.lines, start=1)
