@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from tests.backends.backend_world import CallbackReceiver
 
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.simulators.backends.base import BackendSimulator
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.erp.odoo import OdooSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 
 def _served(simulator: BackendSimulator) -> Iterator[BackendSimulator]:

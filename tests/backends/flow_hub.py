@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 from tests.channels.harness import CAP, FAST, MUG, STOCK, STORE, TEE, WAREHOUSE, HubUnderTest
 
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 __all__ = ["CAP", "MUG", "STORE", "TEE", "WAREHOUSE"]

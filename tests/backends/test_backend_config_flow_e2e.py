@@ -23,12 +23,12 @@ from flow_hub import (
 )
 from tests.e2e.server import ServerFailedToStart, running_server
 
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.bootstrap import backend_configs
 from omnihub.config import Settings
 from omnihub.ports import InvalidBackendConfig
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 BROKEN = """
 [[backends]]

@@ -10,14 +10,14 @@ import pytest
 from backend_world import AT, BUYER, SH_WH, TEE, CallbackReceiver, backend, client, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.transport import HttpSender
 from omnihub.adapters.backends.transport import run as drive
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.domain.backends import DeliveryConfirmation, OutboundOrder
 from omnihub.ports import Answer, BackendConfig, CallRefused, OutboundRequest
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 pytestmark = pytest.mark.integration
 

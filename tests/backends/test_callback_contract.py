@@ -7,6 +7,7 @@ stand-in of the hub's receiver."""
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -27,11 +28,8 @@ from backend_world import (
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.delivery.dada import signature as dada_signature
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.adapters.backends.erp.erpnext import signature as erpnext_signature
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
 from omnihub.adapters.backends.wms.qimen import signature as qimen_signature
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.domain.backends import InboundReceipt, OutboundOrder, Position, RiderStatus, RiderTask
 from omnihub.domain.values import Money
 from omnihub.ports import (
@@ -42,6 +40,11 @@ from omnihub.ports import (
     UnreadablePayload,
 )
 from omnihub.simulators.backends.base import Callback
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.delivery.dada import protocol as dada_protocol
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
+from omnihub.simulators.backends.wms.qimen import protocol as qimen_protocol
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +119,7 @@ class ErpNextWorld(CallbackWorld):
 
     def tamper(self, callback: Callback) -> InboundRequest:
         request = as_received(callback)
-        body = callback.body.replace(b'"qty":1.0', b'"qty":100.0')
+        body = callback.body.replace(b'"qty": 1.0', b'"qty": 100.0')
         assert body != callback.body
         return InboundRequest(body, request.headers, request.query)
 
@@ -357,3 +360,33 @@ def test_a_delivery_order_confirmation_names_the_delivery_order(
     qimen.tick()
     (confirmation,) = receiver.documents("wms")
     assert (confirmation.reference, confirmation.lines) == ("FF-9", (line(TEE, 1),))
+
+
+def test_the_simulator_and_the_adapter_written_apart_sign_a_dada_callback_alike() -> None:
+    for values in (("1", "2", "3"), ("100000000001", "FF-1", "1762819201")):
+        assert dada_protocol.callback_signature(*values) == dada_signature.callback_signature(
+            *values
+        )
+    assert dada_protocol.callback_signature("b", "a", "c") == hashlib.md5(b"abc").hexdigest()
+
+
+def test_a_qimen_sign_leaves_out_parameters_whose_value_is_empty_as_top_signs() -> None:
+    params = {"app_key": "k", "method": "taobao.qimen.entryorder.confirm", "partner_id": ""}
+    expected = hashlib.md5(b"sapp_keykmethodtaobao.qimen.entryorder.confirm<request/>s")
+    assert qimen_protocol.sign("s", params, b"<request/>") == expected.hexdigest().upper()
+    assert qimen_signature.sign("s", params, b"<request/>") == expected.hexdigest().upper()
+
+
+def test_a_qimen_callback_carrying_an_empty_parameter_is_accepted(
+    qimen: QimenWmsSimulator, receiver: CallbackReceiver
+) -> None:
+    world = QimenWorld(qimen, receiver)
+    world.emit()
+    sent = qimen.callback_log[-1]
+    params = {**(sent.params or {}), "partner_id": ""}  # a gateway adds an empty parameter
+    params["sign"] = qimen_protocol.sign(qimen.app_secret, params, sent.body)
+    (receipt,) = world.adapter.parse_callback(
+        world.config, InboundRequest(sent.body, {"content-type": "text/xml"}, params)
+    )
+    assert isinstance(receipt, InboundReceipt)
+    assert receipt.lines == (line(TEE, 23),)

@@ -5,6 +5,7 @@ calls a stand-in of the hub's callback receiver at each status."""
 from __future__ import annotations
 
 import abc
+import json
 import math
 from typing import Any
 
@@ -12,10 +13,11 @@ import pytest
 from backend_world import AT, BUYER, MUG, SH_STORE, TEE, CallbackReceiver, backend, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
 from omnihub.domain.backends import Position, RiderState, RiderStatus, RiderTask, supersedes
 from omnihub.domain.values import Money
+from omnihub.platforms.local_time import utc_now
 from omnihub.ports import BackendConfig, CallRefused, DeliveryAdapter
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
 
 pytestmark = pytest.mark.integration
 
@@ -281,3 +283,23 @@ class TestDada(DeliveryContract):
     @pytest.fixture
     def world(self, dada: DadaSimulator, receiver: CallbackReceiver) -> DeliveryWorld:
         return DadaWorld(dada, receiver)
+
+
+def test_a_dada_task_whose_creation_failed_is_read_as_cancelled_at_its_second(
+    dada: DadaSimulator, receiver: CallbackReceiver
+) -> None:
+    world = DadaWorld(dada, receiver)
+    run(world.config, world.adapter.create_task(world.config, task()))
+    dada.fail_creation("FF-4001")
+    failed = statuses(world)[-1]
+    sent = json.loads(dada.callback_log[-1].body)
+    assert sent["order_status"] == 1000
+    assert sent["update_time"] > 10**12  # Dada stamps this status in milliseconds
+    assert (failed.state, failed.native_status, failed.cancelled_by) == (
+        RiderState.CANCELLED,
+        1000,
+        "provider",
+    )
+    assert abs((failed.updated_at - utc_now()).total_seconds()) < 60
+    again = run(world.config, world.adapter.create_task(world.config, task()))
+    assert again.state == RiderState.WAITING  # a failed creation is sent again

@@ -18,9 +18,6 @@ from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, client, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.erp import erpnext, kingdee, odoo
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.erp.odoo.simulator import OdooSimulator
 from omnihub.adapters.backends.transport import HttpSender
 from omnihub.adapters.backends.transport import run as drive
 from omnihub.domain.backends import (
@@ -36,6 +33,9 @@ from omnihub.domain.backends import (
 from omnihub.domain.values import Money
 from omnihub.platforms.local_time import utc_now
 from omnihub.ports import Answer, BackendConfig, CallRefused, ErpAdapter, OutboundRequest
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.erp.odoo import OdooSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -26,9 +26,9 @@ from flow_hub import (
 )
 from tests.channels.harness import wait_until
 
-from omnihub.adapters.backends.erp.erpnext.simulator import ErpNextSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.services.backends import return_reference
+from omnihub.simulators.backends.erp.erpnext import ErpNextSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
 
 pytestmark = pytest.mark.e2e
 

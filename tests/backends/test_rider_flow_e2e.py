@@ -24,8 +24,8 @@ from flow_hub import (
 )
 from tests.channels.harness import wait_until
 
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -4,13 +4,13 @@ HTTP on 127.0.0.1, the warehouse calling a stand-in of the hub's callback receiv
 from __future__ import annotations
 
 import abc
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 from backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, CallbackReceiver, backend, line, run
 
 from omnihub.adapters.backends import adapter_for
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.domain.backends import (
     DeliveryConfirmation,
     InboundReceipt,
@@ -19,6 +19,7 @@ from omnihub.domain.backends import (
     StockAdjustment,
 )
 from omnihub.ports import BackendConfig, CallRefused, WmsAdapter
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +246,18 @@ class TestQimen(WmsContract):
     @pytest.fixture
     def world(self, qimen: QimenWmsSimulator, receiver: CallbackReceiver) -> WmsWorld:
         return QimenWorld(qimen, receiver)
+
+
+def test_a_qimen_line_the_hub_has_no_price_for_is_sent_as_free_since_the_price_is_required(
+    qimen: QimenWmsSimulator, receiver: CallbackReceiver
+) -> None:
+    world = QimenWorld(qimen, receiver)
+    order = delivery("FF-FREE", (line(TEE, 1), line(MUG, 2, "12.00")))
+    ref = run(world.config, world.adapter.create_delivery_order(world.config, order))
+    assert ref.external_id
+    assert world.held("FF-FREE") == ("ACCEPT", {TEE: 1, MUG: 2}, "QM-SH-01")
+    (create,) = [c for c in qimen.calls if c.query.get("method", "").endswith(".create")]
+    prices = [
+        p.text for p in ET.fromstring(create.body).iterfind("orderLines/orderLine/actualPrice")
+    ]
+    assert prices == ["0.00", "12.00"]

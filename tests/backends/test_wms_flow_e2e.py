@@ -28,10 +28,10 @@ from flow_hub import (
 )
 from tests.channels.harness import wait_until
 
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
 from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
 from omnihub.adapters.db.engine import create_engine
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -22,12 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnihub.adapters.backends.delivery.dada import mapper as dada_mapper
-from omnihub.adapters.backends.delivery.dada.simulator import DadaSimulator
-from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
-from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
-from omnihub.domain.backends import RiderState
 from omnihub.domain.locations import Location
+from omnihub.simulators.backends.delivery.dada import DadaSimulator
+from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
+from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 
 WMS_CODE, DELIVERY_CODE, ERP_CODE = "wms", "dada", "erp"
 
@@ -169,21 +167,14 @@ class BackendSimulators:
     def summary(self) -> dict[str, Any]:
         """What the back ends saw: delivery orders by status, rider tasks by state, sales
         orders booked, callbacks the hub answered (by HTTP status)."""
-        with self.qimen.lock:
-            delivery_orders = Counter(o.status for o in self.qimen.delivery_orders.values())
-        with self.dada.lock:
-            riders = Counter(
-                str(dada_mapper.STATUSES.get(t.status, RiderState.WAITING))
-                for t in self.dada.tasks.values()
-            )
         with self.kingdee.lock:
             sales_orders = len(self.kingdee.bills.get("SAL_SaleOrder", {}))
         callbacks = Counter(
             status for sim in (self.qimen, self.dada) for _, status in list(sim.callbacks)
         )
         return {
-            "delivery_orders": dict(delivery_orders),
-            "rider_tasks": dict(riders),
+            "delivery_orders": self.qimen.orders_by_status(),
+            "rider_tasks": self.dada.tasks_by_state(),
             "sales_orders": sales_orders,
             "callbacks": dict(callbacks),
         }

@@ -1,6 +1,7 @@
 """Back-end adapters: ERPs, warehouse systems and instant-delivery providers, one folder per
-system under ``<kind>/<name>/`` (client, mapper, signature, simulator), and this registry.
-Adding a back end is a new folder and one line below.
+system under ``<kind>/<name>/`` (client, mapper, signature), and this registry. Adding a back
+end is a new folder and one line below. Each system's local simulator lives apart, under
+``omnihub.simulators.backends.<kind>.<name>``, written from the system's documents.
 
 =========  ========  ==========================================================================
 name       kind      what it speaks

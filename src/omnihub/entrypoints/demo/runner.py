@@ -19,10 +19,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from omnihub.adapters.backends.delivery.dada import mapper as dada_mapper
 from omnihub.bootstrap import bootstrap
 from omnihub.config import Settings
-from omnihub.domain.backends import RiderState
 from omnihub.domain.catalog import ChannelMapping
 from omnihub.domain.locations import LocationType
 from omnihub.entrypoints.api.app import create_app
@@ -338,11 +336,7 @@ def _backends(hub: Any, backends: BackendSimulators, plumbing: dict[str, Any]) -
     """What the back ends saw, the hub's deliveries to them by status, how many delivered
     same-day orders carry their rider's track, and the newest stock compare per back end."""
     seen = backends.summary()
-    delivered = [
-        t.origin_id
-        for t in list(backends.dada.tasks.values())
-        if dada_mapper.STATUSES.get(t.status) == RiderState.DELIVERED
-    ]
+    delivered = backends.dada.delivered()
     tracked = 0
     compares: dict[str, dict[str, Any]] = {}
     with hub.read_uow() as uow:

@@ -2,20 +2,21 @@
 user, products, warehouses with their stock locations, quants, sales orders and pickings,
 done stock moves for receipts and inventory adjustments. ``execute_kw`` runs ``search``,
 ``search_read``, ``read``, ``create``, ``write``, ``action_confirm`` and ``action_cancel``
-on the models the adapter uses; domains support ``=``, ``!=``, ``in``, ``not in``, ``>=``,
-``<=``, ``>``, ``<``, the prefix operators ``|``, ``&``, ``!`` and dotted paths through
-many2one fields (``location_id.usage``). Errors come as Odoo's ``{"error": {"data":
-{"name": "odoo.exceptions.UserError", ...}}}``; ``action_cancel`` on a confirmed order without
-``disable_cancel_warning`` answers with the cancel wizard, as Odoo 17 does.
+on the models of Odoo 17's ``sale`` and ``stock`` modules an integration uses, written from
+Odoo's external API documents and those models, not from the adapter. Domains support ``=``,
+``!=``, ``in``, ``not in``, ``>=``, ``<=``, ``>``, ``<``, the prefix operators ``|``, ``&``,
+``!`` and dotted paths through many2one fields (``location_id.usage``). Errors come as Odoo's
+``{"error": {"data": {"name": "odoo.exceptions.UserError", ...}}}``; ``action_cancel`` on a
+confirmed order without ``disable_cancel_warning`` answers with the cancel wizard, as Odoo 17
+does.
 """
 
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from omnihub.adapters.backends.erp.odoo import mapper
 from omnihub.platforms.local_time import utc_now
 from omnihub.simulators.backends.base import BackendSimulator, SimRequest, SimResponse
 
@@ -49,6 +50,14 @@ MODELS = (
     "stock.picking",
     "stock.picking.type",
 )
+
+
+#: how Odoo's ORM writes a Datetime field: UTC, without an offset
+DATETIME = "%Y-%m-%d %H:%M:%S"
+
+
+def odoo_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(DATETIME)
 
 
 class OdooError(Exception):
@@ -185,7 +194,7 @@ class OdooSimulator(BackendSimulator):
                 "location_id": source,
                 "location_dest_id": dest,
                 "state": "done",
-                "date": mapper.odoo_time(at),
+                "date": odoo_datetime(at),
                 "is_inventory": False,
                 "picking_code": False,
                 **extra,

@@ -5,18 +5,23 @@ signed webhook to the hub (``webhook_url``). It checks ``Authorization: token ke
 list ``filters`` (``[field, op, value]`` with ``=``, ``!=``, ``in``, ``>=``, ``<=``, ``>``,
 ``<``) and the documents' fields, and answers errors as Frappe does (HTTP 417 / 404 / 401
 with ``exc_type`` and ``_server_messages``).
+
+Written from Frappe's REST API and Webhook documents, not from the adapter: a webhook with
+"Enable Security" posts the document as ``json.dumps`` writes it and signs that body with
+``X-Frappe-Webhook-Signature``, the base64 HMAC-SHA256 keyed with the webhook's secret.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.backends.erp.erpnext import mapper, signature
-from omnihub.adapters.backends.wire import SHANGHAI, dumps
-from omnihub.platforms.local_time import utc_now
+from omnihub.platforms.local_time import SHANGHAI, utc_now
 from omnihub.simulators.backends.base import (
     BackendSimulator,
     Callback,
@@ -26,6 +31,25 @@ from omnihub.simulators.backends.base import (
 
 RESOURCE = "/api/resource"
 CANCEL = "/api/method/frappe.client.cancel"
+#: the header a Webhook with "Enable Security" signs its request with
+WEBHOOK_SIGNATURE = "X-Frappe-Webhook-Signature"
+
+SALES_ORDER = "Sales Order"
+DELIVERY_NOTE = "Delivery Note"
+PURCHASE_RECEIPT = "Purchase Receipt"
+STOCK_RECONCILIATION = "Stock Reconciliation"
+ITEM = "Item"
+BIN = "Bin"
+
+
+def webhook_body(doc: dict[str, Any]) -> bytes:
+    """The request body of a JSON webhook: the data as Python's ``json.dumps`` writes it."""
+    return json.dumps(doc).encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of the body, keyed with the webhook's secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
 class FrappeError(Exception):
@@ -67,12 +91,12 @@ class ErpNextSimulator(BackendSimulator):
         self.webhook_url: str | None = None
         self.customers: set[str] = {"Demo Customer"}
         self.docs: dict[str, dict[str, dict[str, Any]]] = {
-            mapper.SALES_ORDER: {},
-            mapper.DELIVERY_NOTE: {},
-            mapper.PURCHASE_RECEIPT: {},
-            mapper.STOCK_RECONCILIATION: {},
-            mapper.ITEM: {},
-            mapper.BIN: {},
+            SALES_ORDER: {},
+            DELIVERY_NOTE: {},
+            PURCHASE_RECEIPT: {},
+            STOCK_RECONCILIATION: {},
+            ITEM: {},
+            BIN: {},
         }
         self.warehouses: set[str] = set()
         self._counters: dict[str, int] = {}
@@ -87,8 +111,8 @@ class ErpNextSimulator(BackendSimulator):
 
     def add_item(self, code: str, valuation_rate: str = "0") -> None:
         with self.lock:
-            self.docs[mapper.ITEM][code] = {
-                "doctype": mapper.ITEM,
+            self.docs[ITEM][code] = {
+                "doctype": ITEM,
                 "name": code,
                 "item_code": code,
                 "valuation_rate": float(Decimal(valuation_rate)),
@@ -105,10 +129,10 @@ class ErpNextSimulator(BackendSimulator):
 
     def _bin(self, warehouse: str, code: str) -> dict[str, Any]:
         name = f"{code}@{warehouse}"
-        return self.docs[mapper.BIN].setdefault(
+        return self.docs[BIN].setdefault(
             name,
             {
-                "doctype": mapper.BIN,
+                "doctype": BIN,
                 "name": name,
                 "item_code": code,
                 "warehouse": warehouse,
@@ -131,10 +155,10 @@ class ErpNextSimulator(BackendSimulator):
 
     def _name(self, doctype: str) -> str:
         prefix = {
-            mapper.SALES_ORDER: "SAL-ORD",
-            mapper.DELIVERY_NOTE: "MAT-DN-RET",
-            mapper.PURCHASE_RECEIPT: "MAT-PRE",
-            mapper.STOCK_RECONCILIATION: "MAT-RECO",
+            SALES_ORDER: "SAL-ORD",
+            DELIVERY_NOTE: "MAT-DN-RET",
+            PURCHASE_RECEIPT: "MAT-PRE",
+            STOCK_RECONCILIATION: "MAT-RECO",
         }[doctype]
         self._counters[doctype] = self._counters.get(doctype, 0) + 1
         return f"{prefix}-{utc_now().year}-{self._counters[doctype]:05d}"
@@ -154,8 +178,8 @@ class ErpNextSimulator(BackendSimulator):
         """A submitted Purchase Receipt: stock goes up, the webhook fires."""
         with self.lock:
             doc: dict[str, Any] = {
-                "doctype": mapper.PURCHASE_RECEIPT,
-                "name": self._name(mapper.PURCHASE_RECEIPT),
+                "doctype": PURCHASE_RECEIPT,
+                "name": self._name(PURCHASE_RECEIPT),
                 "docstatus": 1,
                 "supplier": "Demo Supplier",
                 "set_warehouse": warehouse,
@@ -171,7 +195,7 @@ class ErpNextSimulator(BackendSimulator):
                 ],
             }
             self._stamp(doc, at or utc_now())
-            self.docs[mapper.PURCHASE_RECEIPT][doc["name"]] = doc
+            self.docs[PURCHASE_RECEIPT][doc["name"]] = doc
             for code, qty in lines.items():
                 self._bin(warehouse, code)["actual_qty"] += qty
         self._webhook(doc)
@@ -183,8 +207,8 @@ class ErpNextSimulator(BackendSimulator):
         """A submitted Stock Reconciliation: stock becomes what was counted; webhook."""
         with self.lock:
             doc: dict[str, Any] = {
-                "doctype": mapper.STOCK_RECONCILIATION,
-                "name": self._name(mapper.STOCK_RECONCILIATION),
+                "doctype": STOCK_RECONCILIATION,
+                "name": self._name(STOCK_RECONCILIATION),
                 "docstatus": 1,
                 "purpose": "Stock Reconciliation",
                 "items": [
@@ -198,7 +222,7 @@ class ErpNextSimulator(BackendSimulator):
                 ],
             }
             self._stamp(doc, at or utc_now())
-            self.docs[mapper.STOCK_RECONCILIATION][doc["name"]] = doc
+            self.docs[STOCK_RECONCILIATION][doc["name"]] = doc
             for code, qty in counts.items():
                 self._bin(warehouse, code)["actual_qty"] = float(qty)
         self._webhook(doc)
@@ -207,7 +231,7 @@ class ErpNextSimulator(BackendSimulator):
     def _webhook(self, doc: dict[str, Any]) -> None:
         if not self.webhook_url:
             return
-        body = dumps(doc)
+        body = webhook_body(doc)
         self.send(
             Callback(
                 doc["doctype"],
@@ -215,9 +239,7 @@ class ErpNextSimulator(BackendSimulator):
                 body,
                 {
                     "Content-Type": "application/json",
-                    "X-Frappe-Webhook-Signature": signature.webhook_signature(
-                        self.webhook_secret, body
-                    ),
+                    WEBHOOK_SIGNATURE: webhook_signature(self.webhook_secret, body),
                 },
             )
         )
@@ -301,7 +323,7 @@ class ErpNextSimulator(BackendSimulator):
         return [{f: d.get(f) for f in fields} for d in rows[start : start + size]]
 
     def _insert(self, doctype: str, body: dict[str, Any]) -> dict[str, Any]:
-        if doctype not in (mapper.SALES_ORDER, mapper.DELIVERY_NOTE):
+        if doctype not in (SALES_ORDER, DELIVERY_NOTE):
             raise FrappeError(403, "PermissionError", f"No permission to create {doctype}")
         if body.get("customer") not in self.customers:
             raise FrappeError(
@@ -311,7 +333,7 @@ class ErpNextSimulator(BackendSimulator):
         if not isinstance(items, list) or not items:
             raise FrappeError(417, "MandatoryError", "items is mandatory")
         for item in items:
-            if item.get("item_code") not in self.docs[mapper.ITEM]:
+            if item.get("item_code") not in self.docs[ITEM]:
                 raise FrappeError(
                     417, "LinkValidationError", f"Could not find Item: {item.get('item_code')}"
                 )

@@ -1,11 +1,12 @@
 """A local stand-in of a warehouse speaking Qimen: it keeps stock per warehouse and item,
 accepts delivery orders, and on its clock (:meth:`QimenWmsSimulator.tick`) picks, packs and
 ships them, calling the hub back (``callback_url``) with a signed ``deliveryorder.confirm``:
-a carrier, a tracking number per package, and, with ``partial_rate``, a first partial
+a carrier and a tracking number per package and, with ``partial_rate``, a first partial
 shipment (``confirmType`` 1) before the rest. It also receives goods
-(``entryorder.confirm``), reports stock changes and stock-takes, answers
-``inventory.query`` and ``order.cancel`` (refused once shipped). Every call's ``sign``,
-``app_key`` and ``customerId`` are checked; errors come as ``flag`` failure.
+(``entryorder.confirm``), reports stock changes (``stockchange.report``) and stock-takes
+(``inventory.report``), answers ``inventory.query`` and ``order.cancel`` (refused once
+shipped). Every call's ``sign``, ``app_key`` and ``customerId`` are checked, and the fields
+the interfaces mark as required; errors come as ``flag`` failure.
 
 Faults: the channel ones (errors, slowness, outages, rate limits), callbacks twice
 (``duplicate_rate``) or out of order (``out_of_order``), and ``callback_before_answer``: the
@@ -15,22 +16,26 @@ confirmation is sent before the create call is answered.
 from __future__ import annotations
 
 import itertools
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from omnihub.adapters.backends.wire import local_text
-from omnihub.adapters.backends.wms.qimen import mapper, signature
-from omnihub.adapters.backends.wms.qimen.client import API_VERSION, CONTENT_TYPE
-from omnihub.platforms.local_time import utc_now
+from omnihub.platforms.local_time import local_text, utc_now
 from omnihub.simulators.backends.base import (
     BackendSimulator,
     Callback,
     SimRequest,
     SimResponse,
 )
+from omnihub.simulators.backends.wms.qimen import protocol
+from omnihub.simulators.backends.wms.qimen.protocol import value
 
 ROUTER = "/router/qimen/service"
 CARRIERS = ("SF", "YTO", "ZTO", "STO", "YUNDA")
+#: 库存类型 正品: the only sellable stock this warehouse keeps
+SELLABLE = "ZP"
+#: delivery order statuses (出库单状态) this warehouse moves through
+ACCEPTED, PART_SHIPPED, SHIPPED, CANCELLED = "ACCEPT", "PARTDELIVERED", "DELIVERED", "CANCELED"
 
 
 @dataclass
@@ -40,18 +45,19 @@ class WmsOrder:
     warehouse: str
     lines: dict[str, int]
     carrier: str
-    status: str = "ACCEPT"
+    owner: str = ""
+    status: str = ACCEPTED
     shipped: dict[str, int] = field(default_factory=dict)
     ticks: int = 0
     confirmations: int = 0
 
 
 def _xml(body: bytes) -> SimResponse:
-    return SimResponse(200, body, {"content-type": CONTENT_TYPE})
+    return SimResponse(200, body, {"content-type": protocol.XML_TYPE})
 
 
 def _failure(code: str, message: str) -> SimResponse:
-    return _xml(mapper.response(False, code, message))
+    return _xml(protocol.failure(code, message))
 
 
 class QimenWmsSimulator(BackendSimulator):
@@ -63,11 +69,14 @@ class QimenWmsSimulator(BackendSimulator):
         app_key: str = "sim-app",
         app_secret: str = "sim-qimen-secret",
         customer_id: str = "sim-customer",
+        owner_code: str = "OMNI",
         confirm_after: int = 1,
         seed: int = 7,
     ) -> None:
         super().__init__(secret=app_secret, seed=seed)
         self.app_key, self.app_secret, self.customer_id = app_key, app_secret, customer_id
+        self.owner_code = owner_code
+        """货主编码 the warehouse writes on the goods it receives and counts"""
         self.confirm_after = confirm_after
         """ticks between accepting an order and shipping it"""
         self.fresh()
@@ -95,6 +104,14 @@ class QimenWmsSimulator(BackendSimulator):
         with self.lock:
             self.inventory[(warehouse, item)] = qty
 
+    def orders_by_status(self) -> dict[str, int]:
+        """How many delivery orders are in each status (ACCEPT, DELIVERED, ...)."""
+        with self.lock:
+            counts: dict[str, int] = {}
+            for order in self.delivery_orders.values():
+                counts[order.status] = counts.get(order.status, 0) + 1
+            return counts
+
     # -- calls from the hub ------------------------------------------------------------------
     def rate_limit_answer(self, request: SimRequest) -> SimResponse:
         return _failure("isv.app-call-limited", "App Call Limited")
@@ -104,109 +121,129 @@ class QimenWmsSimulator(BackendSimulator):
 
     def _router(self, request: SimRequest) -> SimResponse:
         params = request.query
-        expected = signature.sign(self.app_secret, params, request.body)
         if params.get("app_key") != self.app_key or params.get("customerId") != self.customer_id:
             return _failure("isv.invalid-app-key", "app_key or customerId is not known")
-        if params.get("sign", "").upper() != expected:
+        given = params.get("sign", "")
+        if given.upper() != protocol.sign(self.app_secret, params, request.body):
             self.refuse(request, "bad sign")
             return _failure("sign-check-failure", "Illegal request: wrong sign")
-        if params.get("v") != API_VERSION or params.get("format") != "xml":
-            return _failure("isv.invalid-parameter", "v must be 2.0 and format xml")
-        try:
-            root = mapper.parse(request.body, "request")
-        except Exception:  # noqa: BLE001 - answered as the WMS would
-            return _failure("isv.invalid-parameter", "the body is not XML")
-        method = mapper.method_name(params.get("method"))
-        handler = {
-            "deliveryorder.create": self._create,
-            "order.cancel": self._cancel,
-            "inventory.query": self._inventory,
-        }.get(method)
+        if params.get("v") != protocol.VERSION or params.get("format") != "xml":
+            return _failure("isv.invalid-parameter", f"v must be {protocol.VERSION}, format xml")
+        root = protocol.read(request.body)
+        if root is None or root.tag != "request":
+            return _failure("isv.invalid-parameter", "the body is not a <request> document")
+        method = params.get("method", "")
+        handlers: dict[str, Callable[[ET.Element], SimResponse]] = {
+            protocol.METHOD_PREFIX + "deliveryorder.create": self._create,
+            protocol.METHOD_PREFIX + "order.cancel": self._cancel,
+            protocol.METHOD_PREFIX + "inventory.query": self._inventory,
+        }
+        handler = handlers.get(method)
         if handler is None:
-            return _failure("isv.invalid-method", f"method {params.get('method')} is unknown")
+            return _failure("isv.invalid-method", f"method {method or '(none)'} is unknown")
         return handler(root)
 
-    def _create(self, root: Any) -> SimResponse:
+    def _create(self, root: ET.Element) -> SimResponse:
         header = root.find("deliveryOrder")
-        code = mapper.text(header, "deliveryOrderCode")
-        warehouse = mapper.text(header, "warehouseCode")
-        if not code or not warehouse:
-            return _failure("isv.missing-parameter", "deliveryOrderCode and warehouseCode")
-        for name in ("name", "mobile", "detailAddress"):
-            if not mapper.text(header, f"receiverInfo/{name}"):
+        for name in (
+            "deliveryOrderCode",
+            "orderType",
+            "warehouseCode",
+            "createTime",
+            "placeOrderTime",
+            "operateTime",
+            "shopNick",
+            "logisticsCode",
+        ):
+            if not value(header, name):
+                return _failure("isv.missing-parameter", f"deliveryOrder.{name} is required")
+        for name in ("name", "mobile", "province", "city", "detailAddress"):
+            if not value(header, f"receiverInfo/{name}"):
                 return _failure("isv.missing-parameter", f"receiverInfo.{name} is required")
+        code, warehouse = value(header, "deliveryOrderCode"), value(header, "warehouseCode")
         lines: dict[str, int] = {}
+        owner = ""
         for line in root.iterfind("orderLines/orderLine"):
-            item = mapper.text(line, "itemCode")
-            qty = int(mapper.text(line, "planQty") or 0)
-            if not item or qty <= 0 or not mapper.text(line, "ownerCode"):
+            item, owner = value(line, "itemCode"), value(line, "ownerCode")
+            try:
+                qty = int(value(line, "planQty") or 0)
+            except ValueError:
+                qty = 0
+            if not item or not owner or qty <= 0 or not value(line, "actualPrice"):
                 return _failure(
                     "isv.invalid-parameter",
-                    "each orderLine needs ownerCode, itemCode and a positive planQty",
+                    "each orderLine needs ownerCode, itemCode, a positive planQty and actualPrice",
                 )
             lines[item] = lines.get(item, 0) + qty
         if not lines:
-            return _failure("isv.missing-parameter", "orderLines")
+            return _failure("isv.missing-parameter", "orderLines is required")
         with self.lock:
             order = self.delivery_orders.get(code)
+            early = False
             if order is None:  # the same code again is the same order (idempotent)
-                carrier = mapper.text(header, "logisticsCode") or "OTHER"
-                if carrier == "OTHER":
+                carrier = value(header, "logisticsCode")
+                if carrier == "OTHER":  # the warehouse picks the carrier
                     carrier = CARRIERS[len(self.delivery_orders) % len(CARRIERS)]
-                order = WmsOrder(code, f"WMS{next(self._numbers):08d}", warehouse, lines, carrier)
+                order = WmsOrder(
+                    code, f"WMS{next(self._numbers):08d}", warehouse, lines, carrier, owner
+                )
                 self.delivery_orders[code] = order
                 early = self.faults.callback_before_answer
-            else:
-                early = False
         if early:
             self.ship(code)
         return _xml(
-            mapper.to_xml(
-                "response",
-                {
-                    "flag": "success",
-                    "code": "0",
-                    "message": "ok",
-                    "deliveryOrderId": order.wms_id,
-                    "createTime": local_text(utc_now()),
-                },
+            protocol.success(
+                createTime=local_text(utc_now()),
+                deliveryOrderId=order.wms_id,
+                warehouseCode=order.warehouse,
+                logisticsCode=order.carrier,
             )
         )
 
-    def _cancel(self, root: Any) -> SimResponse:
-        code = mapper.text(root, "orderCode") or ""
+    def _cancel(self, root: ET.Element) -> SimResponse:
+        code = value(root, "orderCode")
+        if not code or not value(root, "warehouseCode"):
+            return _failure("isv.missing-parameter", "warehouseCode and orderCode are required")
         with self.lock:
             order = self.delivery_orders.get(code)
             if order is None:
                 return _failure("ORDER_NOT_FOUND", f"单据 {code} 不存在")
-            if order.status in ("DELIVERED", "PARTDELIVERED"):
+            if order.status in (SHIPPED, PART_SHIPPED):
                 return _failure("ORDER_SHIPPED", f"单据 {code} 已发货，不能取消")
-            order.status = "CANCELED"
-        return _xml(mapper.response(True))
+            order.status = CANCELLED
+        return _xml(protocol.success())
 
-    def _inventory(self, root: Any) -> SimResponse:
+    def _inventory(self, root: ET.Element) -> SimResponse:
         items = []
         with self.lock:
             for criteria in root.iterfind("criteriaList/criteria"):
-                warehouse = mapper.text(criteria, "warehouseCode") or ""
-                item = mapper.text(criteria, "itemCode") or ""
-                items.append(
-                    (
-                        "item",
-                        {
-                            "warehouseCode": warehouse,
-                            "itemCode": item,
-                            "inventoryType": "ZP",
-                            "quantity": self.inventory.get((warehouse, item), 0),
-                            "lockQuantity": 0,
-                        },
-                    )
+                item = value(criteria, "itemCode")
+                if not item:
+                    return _failure("isv.missing-parameter", "criteria.itemCode is required")
+                wanted = value(criteria, "warehouseCode")
+                type_ = value(criteria, "inventoryType")
+                if type_ and type_ != SELLABLE:
+                    continue  # this warehouse keeps sellable stock only
+                warehouses = (
+                    [wanted]
+                    if wanted
+                    else sorted({w for (w, code) in self.inventory if code == item})
                 )
-        return _xml(
-            mapper.to_xml(
-                "response", {"flag": "success", "code": "0", "message": "ok", "items": items}
-            )
-        )
+                for warehouse in warehouses:
+                    items.append(
+                        (
+                            "item",
+                            {
+                                "warehouseCode": warehouse,
+                                "itemCode": item,
+                                "itemId": f"ITEM-{item}",
+                                "inventoryType": SELLABLE,
+                                "quantity": self.inventory.get((warehouse, item), 0),
+                                "lockQuantity": 0,
+                            },
+                        )
+                    )
+        return _xml(protocol.success(items=items))
 
     # -- the warehouse's work ------------------------------------------------------------------
     def tick(self) -> int:
@@ -215,7 +252,7 @@ class QimenWmsSimulator(BackendSimulator):
         with self.lock:
             due = []
             for order in self.delivery_orders.values():
-                if order.status not in ("ACCEPT", "PARTDELIVERED"):
+                if order.status not in (ACCEPTED, PART_SHIPPED):
                     continue
                 order.ticks += 1
                 if order.ticks >= self.confirm_after:
@@ -232,11 +269,11 @@ class QimenWmsSimulator(BackendSimulator):
                 item: qty - order.shipped.get(item, 0) for item, qty in order.lines.items()
             }
             remaining = {item: qty for item, qty in remaining.items() if qty > 0}
-            if not remaining or order.status == "CANCELED":
+            if not remaining or order.status == CANCELLED:
                 return
             if partial is None:
                 partial = (
-                    order.status == "ACCEPT"
+                    order.status == ACCEPTED
                     and sum(remaining.values()) > 1
                     and self.rng.random() < self.faults.partial_rate
                 )
@@ -250,14 +287,15 @@ class QimenWmsSimulator(BackendSimulator):
                 key = (order.warehouse, item)
                 self.inventory[key] = self.inventory.get(key, 0) - qty
             final = all(order.shipped.get(i, 0) >= q for i, q in order.lines.items())
-            order.status = "DELIVERED" if final else "PARTDELIVERED"
+            order.status = SHIPPED if final else PART_SHIPPED
             order.confirmations += 1
             number = order.confirmations
         self._confirm(order, shipped, final, number)
 
     def _confirm(self, order: WmsOrder, shipped: dict[str, int], final: bool, number: int) -> None:
         tracking = f"{order.carrier}{order.wms_id[3:]}{number:02d}"
-        body = mapper.to_xml(
+        now = local_text(utc_now())
+        body = protocol.document(
             "request",
             {
                 "deliveryOrder": {
@@ -265,12 +303,11 @@ class QimenWmsSimulator(BackendSimulator):
                     "deliveryOrderId": order.wms_id,
                     "warehouseCode": order.warehouse,
                     "orderType": "JYCK",
-                    "status": "DELIVERED" if final else "PARTDELIVERED",
+                    "status": SHIPPED if final else PART_SHIPPED,
                     "outBizCode": f"{order.wms_id}-{number}",
                     "confirmType": 0 if final else 1,
-                    "orderConfirmTime": local_text(utc_now()),
-                    "logisticsCode": order.carrier,
-                    "expressCode": tracking,
+                    "orderConfirmTime": now,
+                    "operateTime": now,
                 },
                 "packages": [
                     (
@@ -293,7 +330,9 @@ class QimenWmsSimulator(BackendSimulator):
                         {
                             "orderLineNo": str(n),
                             "itemCode": i,
-                            "inventoryType": "ZP",
+                            "ownerCode": order.owner or self.owner_code,
+                            "inventoryType": SELLABLE,
+                            "planQty": order.lines[i],
                             "actualQty": q,
                         },
                     )
@@ -306,18 +345,21 @@ class QimenWmsSimulator(BackendSimulator):
     def receive(
         self, entry_code: str, warehouse: str, lines: dict[str, int], entry_type: str = "CGRK"
     ) -> None:
-        """Goods arrived: stock up and ``entryorder.confirm``."""
+        """Goods arrived (``entryOrderType`` CGRK purchase, DBRK transfer, ...): stock up and
+        ``entryorder.confirm``."""
         with self.lock:
             for item, qty in lines.items():
                 self.inventory[(warehouse, item)] = self.inventory.get((warehouse, item), 0) + qty
             number = next(self._numbers)
-        body = mapper.to_xml(
+        body = protocol.document(
             "request",
             {
                 "entryOrder": {
+                    "totalOrderLines": len(lines),
                     "entryOrderCode": entry_code,
-                    "entryOrderId": f"IN{number:08d}",
+                    "ownerCode": self.owner_code,
                     "warehouseCode": warehouse,
+                    "entryOrderId": f"IN{number:08d}",
                     "entryOrderType": entry_type,
                     "outBizCode": f"IN{number:08d}-1",
                     "confirmType": 0,
@@ -329,8 +371,9 @@ class QimenWmsSimulator(BackendSimulator):
                         "orderLine",
                         {
                             "orderLineNo": str(n),
+                            "ownerCode": self.owner_code,
                             "itemCode": i,
-                            "inventoryType": "ZP",
+                            "inventoryType": SELLABLE,
                             "planQty": q,
                             "actualQty": q,
                         },
@@ -342,31 +385,39 @@ class QimenWmsSimulator(BackendSimulator):
         self.call_hub("entryorder.confirm", body, f"entry {entry_code}")
 
     def count(self, check_code: str, warehouse: str, counted: dict[str, int]) -> None:
-        """A stock-take: stock becomes what was counted; ``inventory.report`` sends the
-        gains and losses."""
+        """A stock-take: stock becomes what was counted; ``inventory.report`` sends the gains
+        and losses."""
         with self.lock:
             diffs = {}
             for item, qty in counted.items():
                 diffs[item] = qty - self.inventory.get((warehouse, item), 0)
                 self.inventory[(warehouse, item)] = qty
             number = next(self._numbers)
-        body = mapper.to_xml(
+        changed = [(i, d) for i, d in diffs.items() if d]
+        body = protocol.document(
             "request",
             {
                 "totalPage": 1,
                 "currentPage": 1,
-                "pageSize": len(diffs),
+                "pageSize": len(changed),
                 "warehouseCode": warehouse,
                 "checkOrderCode": check_code,
                 "checkOrderId": f"CHK{number:08d}",
-                "ownerCode": "owner",
+                "ownerCode": self.owner_code,
                 "checkTime": local_text(utc_now()),
                 "outBizCode": f"CHK{number:08d}",
                 "adjustType": "CHECK",
                 "items": [
-                    ("item", {"itemCode": i, "inventoryType": "ZP", "quantity": d})
-                    for i, d in diffs.items()
-                    if d
+                    (
+                        "item",
+                        {
+                            "itemCode": i,
+                            "inventoryType": SELLABLE,
+                            "quantity": d,
+                            "totalQty": counted[i],
+                        },
+                    )
+                    for i, d in changed
                 ],
             },
         )
@@ -380,22 +431,23 @@ class QimenWmsSimulator(BackendSimulator):
             for item, delta in changes.items():
                 self.inventory[(warehouse, item)] = self.inventory.get((warehouse, item), 0) + delta
             number = next(self._numbers)
-        body = mapper.to_xml(
+        now = local_text(utc_now())
+        body = protocol.document(
             "request",
             {
                 "items": [
                     (
                         "item",
                         {
-                            "ownerCode": "owner",
+                            "ownerCode": self.owner_code,
                             "warehouseCode": warehouse,
                             "orderCode": order_code,
                             "orderType": order_type,
                             "outBizCode": f"CHG{number:08d}",
                             "itemCode": i,
-                            "inventoryType": "ZP",
+                            "inventoryType": SELLABLE,
                             "quantity": d,
-                            "changeTime": local_text(utc_now()),
+                            "changeTime": now,
                         },
                     )
                     for i, d in changes.items()
@@ -407,14 +459,8 @@ class QimenWmsSimulator(BackendSimulator):
     def call_hub(self, method: str, body: bytes, label: str) -> None:
         if not self.callback_url:
             return
-        params = {
-            "method": f"taobao.qimen.{method}",
-            "timestamp": local_text(utc_now()),
-            "format": "xml",
-            "app_key": self.app_key,
-            "v": API_VERSION,
-            "sign_method": "md5",
-            "customerId": self.customer_id,
-        }
-        params["sign"] = signature.sign(self.app_secret, params, body)
-        self.send(Callback(label, self.callback_url, body, {"Content-Type": CONTENT_TYPE}, params))
+        params = protocol.system_params(method, self.app_key, self.customer_id)
+        params["sign"] = protocol.sign(self.app_secret, params, body)
+        self.send(
+            Callback(label, self.callback_url, body, {"Content-Type": protocol.XML_TYPE}, params)
+        )

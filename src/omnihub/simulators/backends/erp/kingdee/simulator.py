@@ -4,12 +4,18 @@ purchase receipts and stock counts it can be told to approve. It checks the sess
 the body shape, materials and warehouses, and answers in the WebAPI's own format (errors in
 ``Result.ResponseStatus`` with a ``MsgCode``; query errors wrapped as ``[[{...}]]``).
 
-``ExecuteBillQuery`` understands the filters the adapter writes: clauses joined by ``and``,
-each ``Field='v'``, ``Field>='v'`` or ``Field in ('a','b')``.
+Written from the WebAPI's documents and SDKs, not from the adapter: the service paths
+(``Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<Operation>.common.kdsvc``), the
+bodies (``{"formid", "data"}``, ``data`` as an object or as JSON text; ``ExcuteOperation``
+with ``opNumber``; ``ExecuteBillQuery`` with ``FormId``, ``FieldKeys``, ``FilterString``,
+``StartRow``, ``Limit``), the forms and their fields, and the ``MsgCode`` values.
+``ExecuteBillQuery`` understands filters of clauses joined by ``and``, each ``Field='v'``,
+``Field>='v'`` or ``Field in ('a','b')``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -18,9 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.backends.erp.kingdee import mapper
-from omnihub.adapters.backends.wire import local_text
-from omnihub.platforms.local_time import utc_now
+from omnihub.platforms.local_time import local_text, utc_now
 from omnihub.simulators.backends.base import BackendSimulator, SimRequest, SimResponse
 
 _CLAUSE = re.compile(
@@ -33,6 +37,35 @@ _LITERAL = re.compile(r"'((?:[^']|'')*)'")
 
 #: where the WebAPI lives on the server (``http://host/K3Cloud``)
 BASE = "/K3Cloud"
+LOGIN = BASE + "/Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc"
+#: the session cookie ValidateUser sets and every later call carries
+SESSION_COOKIE = "kdservice-sessionid"
+
+# forms (FormId)
+SALES_ORDER = "SAL_SaleOrder"  # 销售订单
+SALES_RETURN = "SAL_RETURNSTOCK"  # 销售退货单
+INVENTORY = "STK_Inventory"  # 即时库存
+MATERIAL = "BD_MATERIAL"  # 物料
+PURCHASE_RECEIPT = "STK_InStock"  # 采购入库单
+STOCK_COUNT = "STK_StockCountInput"  # 物料盘点作业
+
+# MsgCode values of a failed ResponseStatus
+SESSION_LOST = 1  # 上下文丢失 (会话过期)
+OPERATION_UNKNOWN = 3
+FORM_UNKNOWN = 5
+DATABASE_FAILED = 6
+BAD_PARAMETER = 8
+FIELD_UNKNOWN = 9
+NOT_FOUND = 10
+VALIDATION_FAILED = 11
+NOT_ALLOWED = 12
+CALL_LIMITED = 14
+
+
+def service(operation: str) -> str:
+    """The path of a DynamicFormService operation (``Save``, ``ExecuteBillQuery``, ...;
+    ``ExcuteOperation`` is the WebAPI's own spelling)."""
+    return f"{BASE}/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.{operation}.common.kdsvc"
 
 
 class KingdeeError(Exception):
@@ -70,7 +103,7 @@ class KingdeeSimulator(BackendSimulator):
         super().__init__(secret=password, seed=seed)
         self.acct_id, self.username, self.password = acct_id, username, password
         self.fresh()
-        self.route("POST", BASE + mapper.LOGIN_PATH, self._login)
+        self.route("POST", LOGIN, self._login)
         for operation, handler in {
             "Save": self._save,
             "Submit": self._submit,
@@ -80,7 +113,7 @@ class KingdeeSimulator(BackendSimulator):
             "ExcuteOperation": self._operation,
             "ExecuteBillQuery": self._query,
         }.items():
-            self.route("POST", BASE + mapper.form_path(operation), self._guarded(handler))
+            self.route("POST", service(operation), self._guarded(handler))
 
     def fresh(self) -> None:
         self.sessions: set[str] = set()
@@ -120,7 +153,7 @@ class KingdeeSimulator(BackendSimulator):
     ) -> None:
         """An audited purchase receipt (采购入库单): stock goes up."""
         with self.lock:
-            bill = self._new_bill(mapper.PURCHASE_RECEIPT, number, {})
+            bill = self._new_bill(PURCHASE_RECEIPT, number, {})
             bill.status, bill.approved_at = "C", at or utc_now()
             for material, qty in lines.items():
                 bill.entries.append(
@@ -134,7 +167,7 @@ class KingdeeSimulator(BackendSimulator):
     ) -> None:
         """An audited stock count (物料盘点作业): stock becomes what was counted."""
         with self.lock:
-            bill = self._new_bill(mapper.STOCK_COUNT, number, {})
+            bill = self._new_bill(STOCK_COUNT, number, {})
             bill.status, bill.approved_at = "C", at or utc_now()
             for material, qty in counts.items():
                 bill.entries.append(
@@ -184,36 +217,38 @@ class KingdeeSimulator(BackendSimulator):
             msg_code=msg_code,
             errors=[{"FieldName": field_name, "Message": message, "DIndex": 0}],
         )
-        if request.path == BASE + mapper.form_path("ExecuteBillQuery"):
+        if request.path == service("ExecuteBillQuery"):
             return SimResponse.json([[body]])
         return SimResponse.json(body)
 
     def rate_limit_answer(self, request: SimRequest) -> SimResponse:
-        return self._error(request, "接口调用频率超过限制", 14)
+        return self._error(request, "接口调用频率超过限制", CALL_LIMITED)
 
     def error_answer(self, request: SimRequest) -> SimResponse:
-        return self._error(request, "数据库操作失败", 6)
+        return self._error(request, "数据库操作失败", DATABASE_FAILED)
 
     def _guarded(self, handler: Callable[[dict[str, Any]], Any]) -> Callable[..., SimResponse]:
         def serve(request: SimRequest) -> SimResponse:
             cookie = request.headers.get("cookie", "")
             session = dict(
                 part.strip().split("=", 1) for part in cookie.split(";") if "=" in part
-            ).get(mapper.SESSION_COOKIE)
+            ).get(SESSION_COOKIE)
             with self.lock:
                 known = session in self.sessions
             if not known:
-                return self._error(request, "会话信息已丢失，请重新登录", mapper.SESSION_LOST)
+                return self._error(request, "会话信息已丢失，请重新登录", SESSION_LOST)
             try:
                 payload = request.json()
+                if isinstance(payload, dict) and isinstance(payload.get("data"), str):
+                    payload["data"] = json.loads(payload["data"])  # the SDKs send it as text
                 if not isinstance(payload, dict):
-                    raise KingdeeError("请求参数必须是JSON对象", 8)
+                    raise KingdeeError("请求参数必须是JSON对象", BAD_PARAMETER)
                 with self.lock:
                     return SimResponse.json(handler(payload))
             except KingdeeError as exc:
                 return self._error(request, exc.message, exc.msg_code, exc.field)
             except (ValueError, KeyError, TypeError) as exc:
-                return self._error(request, f"参数错误: {exc}", 8)
+                return self._error(request, f"参数错误: {exc}", BAD_PARAMETER)
 
         return serve
 
@@ -247,44 +282,46 @@ class KingdeeSimulator(BackendSimulator):
                 "Lcid": body.get("lcid", 2052),
             }
         )
-        response.headers["set-cookie"] = f"{mapper.SESSION_COOKIE}={session}; path=/"
+        response.headers["set-cookie"] = f"{SESSION_COOKIE}={session}; path=/"
         return response
 
     def _model(self, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         form_id = payload.get("formid")
         data = payload.get("data")
-        if form_id not in (mapper.SALES_ORDER, mapper.SALES_RETURN):
-            raise KingdeeError(f"表单 {form_id} 不支持", 5)
+        if form_id not in (SALES_ORDER, SALES_RETURN):
+            raise KingdeeError(f"表单 {form_id} 不支持", FORM_UNKNOWN)
         if not isinstance(data, dict) or not isinstance(data.get("Model"), dict):
-            raise KingdeeError("缺少 Model", 8)
+            raise KingdeeError("缺少 Model", BAD_PARAMETER)
         return str(form_id), data["Model"]
 
     def _check_reference(self, value: Any, field_name: str, known: Iterable[str]) -> None:
         if not isinstance(value, dict) or value.get("FNumber") not in set(known):
-            raise KingdeeError(f"字段 {field_name} 的值 {value} 不存在", 11, field_name)
+            raise KingdeeError(
+                f"字段 {field_name} 的值 {value} 不存在", VALIDATION_FAILED, field_name
+            )
 
     def _save(self, payload: dict[str, Any]) -> Any:
         form_id, model = self._model(payload)
         number = model.get("FBillNo")
         if not number:
-            raise KingdeeError("单据编号不能为空", 11, "FBillNo")
+            raise KingdeeError("单据编号不能为空", VALIDATION_FAILED, "FBillNo")
         if number in self.bills.get(form_id, {}):
-            raise KingdeeError(f"单据编号 {number} 已经存在", 11, "FBillNo")
-        entry_key = "FSaleOrderEntry" if form_id == mapper.SALES_ORDER else "FEntity"
+            raise KingdeeError(f"单据编号 {number} 已经存在", VALIDATION_FAILED, "FBillNo")
+        entry_key = "FSaleOrderEntry" if form_id == SALES_ORDER else "FEntity"
         entries = model.get(entry_key)
         if not isinstance(entries, list) or not entries:
-            raise KingdeeError(f"{entry_key} 不能为空", 11, entry_key)
+            raise KingdeeError(f"{entry_key} 不能为空", VALIDATION_FAILED, entry_key)
         for key in ("FSaleOrgId", "FBillTypeID", "FDate"):
             if not model.get(key):
-                raise KingdeeError(f"{key} 不能为空", 11, key)
-        customer = model.get("FCustId" if form_id == mapper.SALES_ORDER else "FRetcustId")
+                raise KingdeeError(f"{key} 不能为空", VALIDATION_FAILED, key)
+        customer = model.get("FCustId" if form_id == SALES_ORDER else "FRetcustId")
         if not isinstance(customer, dict) or not customer.get("FNumber"):
-            raise KingdeeError("客户不能为空", 11, "FCustId")
+            raise KingdeeError("客户不能为空", VALIDATION_FAILED, "FCustId")
         for entry in entries:
             self._check_reference(entry.get("FMaterialId"), "FMaterialId", self.materials)
-            qty = entry.get("FQty" if form_id == mapper.SALES_ORDER else "FRealQty")
+            qty = entry.get("FQty" if form_id == SALES_ORDER else "FRealQty")
             if not isinstance(qty, int | float) or qty <= 0:
-                raise KingdeeError("数量必须大于0", 11, "FQty")
+                raise KingdeeError("数量必须大于0", VALIDATION_FAILED, "FQty")
             warehouse = entry.get("FSOStockId") or entry.get("FStockId")
             self._check_reference(warehouse, "FStockId", self.warehouses)
         bill = self._new_bill(form_id, str(number), model)
@@ -306,17 +343,17 @@ class KingdeeSimulator(BackendSimulator):
         for number in numbers:
             bill = self.bills.get(str(form_id), {}).get(number)
             if bill is None:
-                raise KingdeeError(f"单据 {number} 不存在", 10)
+                raise KingdeeError(f"单据 {number} 不存在", NOT_FOUND)
             found.append(bill)
         if not found:
-            raise KingdeeError("Numbers 和 Ids 不能同时为空", 8)
+            raise KingdeeError("Numbers 和 Ids 不能同时为空", BAD_PARAMETER)
         return found
 
     def _move(self, payload: dict[str, Any], allowed: set[str], to: str, what: str) -> Any:
         bills = self._bills(payload)
         for bill in bills:
             if bill.cancel == "B" or bill.status not in allowed:
-                raise KingdeeError(f"单据 {bill.number} 当前状态不允许{what}", 12)
+                raise KingdeeError(f"单据 {bill.number} 当前状态不允许{what}", NOT_ALLOWED)
         for bill in bills:
             bill.status = to
             bill.approved_at = utc_now() if to == "C" else None
@@ -339,23 +376,23 @@ class KingdeeSimulator(BackendSimulator):
 
     def _operation(self, payload: dict[str, Any]) -> Any:
         if payload.get("opNumber") != "Cancel":
-            raise KingdeeError(f"操作 {payload.get('opNumber')} 不支持", 3)
+            raise KingdeeError(f"操作 {payload.get('opNumber')} 不支持", OPERATION_UNKNOWN)
         bills = self._bills(payload)
         for bill in bills:
             if bill.status in ("B", "C"):
-                raise KingdeeError(f"单据 {bill.number} 已提交或已审核，不能作废", 12)
+                raise KingdeeError(f"单据 {bill.number} 已提交或已审核，不能作废", NOT_ALLOWED)
         for bill in bills:
             bill.cancel = "B"
         return self._status(True)
 
     # -- queries --------------------------------------------------------------------------------
     def _rows(self, form_id: str) -> list[dict[str, Any]]:
-        if form_id == mapper.INVENTORY:
+        if form_id == INVENTORY:
             return [
                 {"FStockId.FNumber": w, "FMaterialId.FNumber": m, "FBaseQty": float(q)}
                 for (w, m), q in sorted(self.inventory.items())
             ]
-        if form_id == mapper.MATERIAL:
+        if form_id == MATERIAL:
             return [{"FNumber": m, "FRefCost": float(c)} for m, c in sorted(self.materials.items())]
         rows = []
         for bill in self.bills.get(form_id, {}).values():
@@ -370,7 +407,7 @@ class KingdeeSimulator(BackendSimulator):
             }
             if not bill.entries:
                 rows.append(header)
-            qty_field = "FRealQty" if form_id == mapper.PURCHASE_RECEIPT else "FCountQty"
+            qty_field = "FRealQty" if form_id == PURCHASE_RECEIPT else "FCountQty"
             for entry in bill.entries:
                 rows.append(
                     {
@@ -386,15 +423,15 @@ class KingdeeSimulator(BackendSimulator):
         data = payload.get("data") or {}
         form_id = data.get("FormId")
         known = (
-            mapper.INVENTORY,
-            mapper.MATERIAL,
-            mapper.PURCHASE_RECEIPT,
-            mapper.STOCK_COUNT,
-            mapper.SALES_ORDER,
-            mapper.SALES_RETURN,
+            INVENTORY,
+            MATERIAL,
+            PURCHASE_RECEIPT,
+            STOCK_COUNT,
+            SALES_ORDER,
+            SALES_RETURN,
         )
         if form_id not in known:
-            raise KingdeeError(f"表单 {form_id} 不存在", 5)
+            raise KingdeeError(f"表单 {form_id} 不存在", FORM_UNKNOWN)
         keys = [k.strip() for k in str(data.get("FieldKeys", "")).split(",") if k.strip()]
         rows = self._rows(str(form_id))
         for clause in filter(
@@ -404,7 +441,7 @@ class KingdeeSimulator(BackendSimulator):
         if rows:
             missing = [k for k in keys if k not in rows[0]]
             if missing:
-                raise KingdeeError(f"字段 {', '.join(missing)} 不存在", 9)
+                raise KingdeeError(f"字段 {', '.join(missing)} 不存在", FIELD_UNKNOWN)
         start, limit = int(data.get("StartRow", 0)), int(data.get("Limit", 0)) or len(rows)
         return [[row[k] for k in keys] for row in rows[start : start + limit]]
 
@@ -412,10 +449,10 @@ class KingdeeSimulator(BackendSimulator):
 def _matches(row: dict[str, Any], clause: str) -> bool:
     match = _CLAUSE.match(clause)
     if match is None:
-        raise KingdeeError(f"过滤条件 {clause!r} 无法解析", 8)
+        raise KingdeeError(f"过滤条件 {clause!r} 无法解析", BAD_PARAMETER)
     field_name = match["field"]
     if field_name not in row:
-        raise KingdeeError(f"字段 {field_name} 不存在", 9)
+        raise KingdeeError(f"字段 {field_name} 不存在", FIELD_UNKNOWN)
     value = row[field_name]
     if match["values"] is not None:
         wanted = {v.replace("''", "'") for v in _LITERAL.findall(match["values"])}

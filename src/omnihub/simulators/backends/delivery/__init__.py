@@ -1,0 +1,1 @@
+"""Instant-delivery platforms: Dada (达达)."""

@@ -1,0 +1,1 @@
+"""ERPs: Kingdee K/3 Cloud, Odoo, ERPNext."""

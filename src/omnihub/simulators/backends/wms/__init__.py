@@ -1,0 +1,1 @@
+"""Warehouse systems: the Qimen (奇门) protocol."""
