@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from tests.channels.harness import CAP, FAST, MUG, STOCK, STORE, TEE, WAREHOUSE, HubUnderTest
@@ -291,6 +291,14 @@ def start_backend_hub(
     hub.add_channel("app", "generic", inbox.url)
     forwarder.target = hub.base_url
     return BackendHub(hub, inbox, forwarder, config_path)
+
+
+class StartHub(Protocol):
+    """Starts a hub on ``database_url`` with these back ends (the ``start_hub`` fixture)."""
+
+    def __call__(
+        self, database_url: str, backends: list[dict[str, Any]], **settings: str
+    ) -> BackendHub: ...
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from backend_world import CAP, HZ_WH, SH_STORE, SH_WH
+from tests.backends.backend_world import CAP, HZ_WH, SH_STORE, SH_WH
 
 from omnihub.adapters.backends import REGISTRY, adapter_for, load_backends
 from omnihub.adapters.backends.config import parse_backend

@@ -4,22 +4,20 @@ starts, refused with every problem named, and listed by the API without its secr
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flow_hub import (
+from tests.backends.flow_hub import (
     STORE,
     WAREHOUSE,
     Forwarder,
+    StartHub,
     backends_toml,
     dada_backend,
     kingdee_backend,
     qimen_backend,
-    start_backend_hub,
 )
 from tests.e2e.server import ServerFailedToStart, running_server
 
@@ -47,12 +45,6 @@ adapter = "fengniao"
 endpoint = "https://rider.example.com"
 locations = ["WH-SH"]
 """
-
-
-@pytest.fixture
-def stack() -> Iterator[contextlib.ExitStack]:
-    with contextlib.ExitStack() as stack:
-        yield stack
 
 
 @pytest.mark.e2e
@@ -165,19 +157,18 @@ def test_backends_may_be_the_backends_tables_of_omnihub_toml(
 @pytest.mark.e2e
 def test_the_configured_backends_are_listed_without_their_secrets(
     sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
+    start_hub: StartHub,
+    forwarder: Forwarder,
     qimen: QimenWmsSimulator,
     dada: DadaSimulator,
     kingdee: KingdeeSimulator,
 ) -> None:
-    forwarder = stack.enter_context(Forwarder())
     backends = [
         qimen_backend(qimen, compare="correct"),
-        dada_backend(dada, forwarder),  # type: ignore[arg-type]
+        dada_backend(dada, forwarder),
         kingdee_backend(kingdee),
     ]
-    running = start_backend_hub(stack, sqlite_url, tmp_path, backends, forwarder)  # type: ignore[arg-type]
+    running = start_hub(sqlite_url, backends)
 
     listed = running.hub.get("/api/v1/backends")["items"]
 

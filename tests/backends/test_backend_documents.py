@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from backend_world import AT, HZ_WH, MUG, SH_WH, TEE, backend, line
+from tests.backends.backend_world import AT, HZ_WH, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends.config import serving
 from omnihub.domain.backends import (

@@ -7,7 +7,17 @@ from __future__ import annotations
 import socket
 
 import pytest
-from backend_world import AT, BUYER, SH_WH, TEE, CallbackReceiver, backend, client, line, run
+from tests.backends.backend_world import (
+    AT,
+    BUYER,
+    SH_WH,
+    TEE,
+    CallbackReceiver,
+    backend,
+    client,
+    line,
+    run,
+)
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.transport import HttpSender

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from backend_world import (
+from tests.backends.backend_world import (
     AT,
     BUYER,
     SH_STORE,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_world import AT, BUYER, MUG, SH_STORE, TEE, backend, line
+from tests.backends.backend_world import AT, BUYER, MUG, SH_STORE, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.delivery.dada import mapper, signature

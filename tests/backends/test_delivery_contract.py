@@ -10,7 +10,17 @@ import math
 from typing import Any
 
 import pytest
-from backend_world import AT, BUYER, MUG, SH_STORE, TEE, CallbackReceiver, backend, line, run
+from tests.backends.backend_world import (
+    AT,
+    BUYER,
+    MUG,
+    SH_STORE,
+    TEE,
+    CallbackReceiver,
+    backend,
+    line,
+    run,
+)
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.domain.backends import Position, RiderState, RiderStatus, RiderTask, supersedes

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, client, line, run
+from tests.backends.backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, client, line, run
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.erp import erpnext, kingdee, odoo

@@ -7,22 +7,17 @@ at its interval."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from flow_hub import (
+from tests.backends.flow_hub import (
     CAP,
     ERPNEXT_WAREHOUSES,
     MUG,
     STORE,
     TEE,
     WAREHOUSE,
-    Forwarder,
+    StartHub,
     erpnext_backend,
     kingdee_backend,
-    start_backend_hub,
 )
 from tests.channels.harness import wait_until
 
@@ -33,26 +28,11 @@ from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def stack() -> Iterator[contextlib.ExitStack]:
-    with contextlib.ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture
-def forwarder(stack: contextlib.ExitStack) -> Forwarder:
-    return stack.enter_context(Forwarder())  # type: ignore[return-value]
-
-
 @pytest.mark.slow  # the circuit opens while the ERP is down and tries again after 10 s
 def test_an_erp_down_for_a_while_gets_every_sales_order_once_it_is_back(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, kingdee: KingdeeSimulator
 ) -> None:
-    running = start_backend_hub(stack, sqlite_url, tmp_path, [kingdee_backend(kingdee)], forwarder)
+    running = start_hub(sqlite_url, [kingdee_backend(kingdee)])
     kingdee.faults.down = True
     orders = [running.order(f"APP-ERP-{n}", [(MUG, 6)])["id"] for n in range(4)]
     parts = [p["id"] for o in orders for p in running.routing(o)["fulfilments"]]
@@ -80,19 +60,10 @@ def test_an_erp_down_for_a_while_gets_every_sales_order_once_it_is_back(
 
 
 def test_erp_receipts_and_counts_move_the_ledger_once_and_the_channel_follows(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    kingdee: KingdeeSimulator,
-    erpnext: ErpNextSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, kingdee: KingdeeSimulator, erpnext: ErpNextSimulator
 ) -> None:
-    running = start_backend_hub(
-        stack,
-        sqlite_url,
-        tmp_path,
-        [kingdee_backend(kingdee), erpnext_backend(erpnext, poll=False)],
-        forwarder,
+    running = start_hub(
+        sqlite_url, [kingdee_backend(kingdee), erpnext_backend(erpnext, poll=False)]
     )
     erpnext.webhook_url = running.callback_url("erpnext")
 
@@ -140,20 +111,9 @@ def test_erp_receipts_and_counts_move_the_ledger_once_and_the_channel_follows(
 
 
 def test_the_full_compare_runs_by_itself_at_its_interval(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, kingdee: KingdeeSimulator
 ) -> None:
-    running = start_backend_hub(
-        stack,
-        sqlite_url,
-        tmp_path,
-        [kingdee_backend(kingdee)],
-        forwarder,
-        OMNIHUB_STOCK_COMPARE_SECONDS="1",
-    )
+    running = start_hub(sqlite_url, [kingdee_backend(kingdee)], OMNIHUB_STOCK_COMPARE_SECONDS="1")
     kingdee.put_stock("CK001", TEE, 98)
     kingdee.put_stock("CK999", TEE, 7)  # a warehouse the config does not map
     expected = [
@@ -181,13 +141,9 @@ def test_the_full_compare_runs_by_itself_at_its_interval(
 
 
 def test_item_costs_are_read_from_the_erp_with_clear_answers_when_they_cannot_be(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, kingdee: KingdeeSimulator
 ) -> None:
-    running = start_backend_hub(stack, sqlite_url, tmp_path, [kingdee_backend(kingdee)], forwarder)
+    running = start_hub(sqlite_url, [kingdee_backend(kingdee)])
     kingdee.add_material(MUG, "23.40")
     http, url = running.hub.http, f"{running.hub.base_url}/api/v1/backends/erp/costs"
 
@@ -212,13 +168,9 @@ def test_item_costs_are_read_from_the_erp_with_clear_answers_when_they_cannot_be
 
 
 def test_goods_returned_to_a_node_the_erp_books_are_booked_there_as_one_sales_return(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, kingdee: KingdeeSimulator
 ) -> None:
-    running = start_backend_hub(stack, sqlite_url, tmp_path, [kingdee_backend(kingdee)], forwarder)
+    running = start_hub(sqlite_url, [kingdee_backend(kingdee)])
     for sku, qty in ((TEE, 2), (MUG, 1), (TEE, 2)):  # the tees twice: recorded once
         running.hub.post(
             "/api/v1/inventory/movements",

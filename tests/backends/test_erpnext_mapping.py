@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
+from tests.backends.backend_world import AT, CAP, HZ_WH, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.erp.erpnext import mapper, signature

@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flow_hub import STOCK, STORE, TEE, WAREHOUSE, BackendHub, ChannelInbox, Forwarder
+from tests.backends.flow_hub import (
+    STOCK,
+    STORE,
+    TEE,
+    WAREHOUSE,
+    BackendHub,
+    ChannelInbox,
+    Forwarder,
+)
 from tests.channels.harness import FAST, HubUnderTest, wait_until
 
 from omnihub.domain.locations import Location, LocationType, Service

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, backend, line
+from tests.backends.backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, backend, line
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.adapters.backends.wms.qimen import mapper, signature

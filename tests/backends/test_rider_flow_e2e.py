@@ -7,20 +7,17 @@ routing (a new rider), and the next failure holds it with the reason."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_hub import (
+from tests.backends.flow_hub import (
     STORE,
     TEE,
     BackendHub,
     Forwarder,
+    StartHub,
     dada_backend,
     kingdee_backend,
-    start_backend_hub,
 )
 from tests.channels.harness import wait_until
 
@@ -28,17 +25,6 @@ from omnihub.simulators.backends.delivery.dada import DadaSimulator
 from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack() -> Iterator[contextlib.ExitStack]:
-    with contextlib.ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture
-def forwarder(stack: contextlib.ExitStack) -> Forwarder:
-    return stack.enter_context(Forwarder())  # type: ignore[return-value]
 
 
 def store_part(running: BackendHub, order_id: str) -> dict[str, Any]:
@@ -57,19 +43,12 @@ def delivery_of(running: BackendHub, order_id: str) -> list[dict[str, Any]]:
 
 def test_a_same_day_order_is_delivered_by_a_rider_whose_track_is_on_the_order(
     database_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
+    start_hub: StartHub,
+    forwarder: Forwarder,
     dada: DadaSimulator,
     kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
 ) -> None:
-    running = start_backend_hub(
-        stack,
-        database_url,
-        tmp_path,
-        [dada_backend(dada, forwarder), kingdee_backend(kingdee)],
-        forwarder,
-    )
+    running = start_hub(database_url, [dada_backend(dada, forwarder), kingdee_backend(kingdee)])
     order_id = running.order("APP-SD-1", [(TEE, 2)], delivery="same_day")["id"]
     part = store_part(running, order_id)
     task = dispatched(dada, part["id"])
@@ -121,15 +100,9 @@ def test_a_same_day_order_is_delivered_by_a_rider_whose_track_is_on_the_order(
 
 
 def test_a_rider_task_cancelled_by_the_provider_goes_back_to_routing_then_holds_with_the_reason(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    dada: DadaSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, forwarder: Forwarder, dada: DadaSimulator
 ) -> None:
-    running = start_backend_hub(
-        stack, sqlite_url, tmp_path, [dada_backend(dada, forwarder)], forwarder
-    )
+    running = start_hub(sqlite_url, [dada_backend(dada, forwarder)])
     dada.faults.duplicate_rate = 1.0  # every status twice
     order_id = running.order("APP-SD-2", [(TEE, 1)], delivery="same_day")["id"]
     first = store_part(running, order_id)

@@ -8,7 +8,18 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from backend_world import AT, BUYER, CAP, MUG, SH_WH, TEE, CallbackReceiver, backend, line, run
+from tests.backends.backend_world import (
+    AT,
+    BUYER,
+    CAP,
+    MUG,
+    SH_WH,
+    TEE,
+    CallbackReceiver,
+    backend,
+    line,
+    run,
+)
 
 from omnihub.adapters.backends import adapter_for
 from omnihub.domain.backends import (

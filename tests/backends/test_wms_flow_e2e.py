@@ -8,23 +8,20 @@ delivery order is cancelled in the WMS; the full compare lists and corrects diff
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flow_hub import (
+from tests.backends.flow_hub import (
     CAP,
     MUG,
     QM_WAREHOUSE,
     TEE,
     WAREHOUSE,
     BackendHub,
-    Forwarder,
+    StartHub,
     kingdee_backend,
     qimen_backend,
-    start_backend_hub,
 )
 from tests.channels.harness import wait_until
 
@@ -36,29 +33,15 @@ from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def stack() -> Iterator[contextlib.ExitStack]:
-    with contextlib.ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture
-def forwarder(stack: contextlib.ExitStack) -> Forwarder:
-    return stack.enter_context(Forwarder())  # type: ignore[return-value]
-
-
 def wms_hub(
-    stack: contextlib.ExitStack,
+    start_hub: StartHub,
     database_url: str,
-    workdir: Path,
     qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
     *extra: dict[str, Any],
     **settings: Any,
 ) -> BackendHub:
-    running = start_backend_hub(
-        stack, database_url, workdir, [qimen_backend(qimen, **settings), *extra], forwarder
-    )
+    """A hub whose warehouse WH-SH is run by the Qimen WMS, which calls it back."""
+    running = start_hub(database_url, [qimen_backend(qimen, **settings), *extra])
     qimen.callback_url = running.callback_url("wms")
     return running
 
@@ -77,12 +60,11 @@ def sent_to_wms(qimen: QimenWmsSimulator, reference: str) -> Any:
 
 def test_a_channel_order_ships_through_the_wms_and_the_channel_gets_its_tracking_number(
     database_url: str,
+    start_hub: StartHub,
     stack: contextlib.ExitStack,
-    tmp_path: Path,
     qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
 ) -> None:
-    running = wms_hub(stack, database_url, tmp_path, qimen, forwarder)
+    running = wms_hub(start_hub, database_url, qimen)
     shop = stack.enter_context(ShopifySimulator(seed=3))
     cap = shop.add_variant("CAP-NAVY", variant_id=4401, product_id=8801, inventory_item_id=4901)
     running.hub.map_sku("shopify-cn", cap, CAP)
@@ -124,13 +106,9 @@ def test_a_channel_order_ships_through_the_wms_and_the_channel_gets_its_tracking
 
 
 def test_a_confirmation_sent_twice_and_before_the_create_is_answered_ships_once(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, qimen: QimenWmsSimulator
 ) -> None:
-    running = wms_hub(stack, sqlite_url, tmp_path, qimen, forwarder)
+    running = wms_hub(start_hub, sqlite_url, qimen)
     qimen.faults.callback_before_answer = True  # the WMS ships inside the create call
     qimen.faults.duplicate_rate = 1.0  # and says so twice
 
@@ -169,13 +147,9 @@ def test_a_confirmation_sent_twice_and_before_the_create_is_answered_ships_once(
 
 
 def test_a_delivery_shipped_in_two_parts_ships_the_order_with_both_tracking_numbers(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, qimen: QimenWmsSimulator
 ) -> None:
-    running = wms_hub(stack, sqlite_url, tmp_path, qimen, forwarder)
+    running = wms_hub(start_hub, sqlite_url, qimen)
     qimen.faults.partial_rate = 1.0
     order_id = running.order("APP-PART", [(MUG, 6), (CAP, 4)])["id"]
     part = warehouse_part(running, order_id)
@@ -195,13 +169,9 @@ def test_a_delivery_shipped_in_two_parts_ships_the_order_with_both_tracking_numb
 
 
 def test_an_order_cancelled_after_release_is_cancelled_in_the_wms(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, qimen: QimenWmsSimulator
 ) -> None:
-    running = wms_hub(stack, sqlite_url, tmp_path, qimen, forwarder)
+    running = wms_hub(start_hub, sqlite_url, qimen)
     order_id = running.order("APP-CXL", [(MUG, 6)])["id"]
     part = warehouse_part(running, order_id)
     sent_to_wms(qimen, part["id"])
@@ -218,19 +188,12 @@ def test_an_order_cancelled_after_release_is_cancelled_in_the_wms(
 
 
 def test_the_full_compare_lists_differences_corrects_them_by_rule_and_skips_stock_on_its_way(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    qimen: QimenWmsSimulator,
-    kingdee: KingdeeSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, qimen: QimenWmsSimulator, kingdee: KingdeeSimulator
 ) -> None:
     running = wms_hub(
-        stack,
+        start_hub,
         sqlite_url,
-        tmp_path,
         qimen,
-        forwarder,
         kingdee_backend(kingdee),
         compare="correct",
         correct_max_units=10,
@@ -287,13 +250,9 @@ def test_the_full_compare_lists_differences_corrects_them_by_rule_and_skips_stoc
 
 
 def test_goods_received_counted_and_written_off_in_the_warehouse_move_the_hubs_ledger_once(
-    sqlite_url: str,
-    stack: contextlib.ExitStack,
-    tmp_path: Path,
-    qimen: QimenWmsSimulator,
-    forwarder: Forwarder,
+    sqlite_url: str, start_hub: StartHub, qimen: QimenWmsSimulator
 ) -> None:
-    running = wms_hub(stack, sqlite_url, tmp_path, qimen, forwarder)
+    running = wms_hub(start_hub, sqlite_url, qimen)
     qimen.faults.duplicate_rate = 1.0  # every callback twice
 
     qimen.receive("CGRK-0001", QM_WAREHOUSE, {TEE: 12, MUG: 3})  # entryorder.confirm
