@@ -54,18 +54,6 @@ STATUSES: dict[int, RiderState] = {
     10: RiderState.RETURNED,
     1000: RiderState.CANCELLED,
 }
-#: the code the simulator (and our fixtures) use for each state
-CODES: dict[RiderState, int] = {
-    RiderState.WAITING: 1,
-    RiderState.ACCEPTED: 2,
-    RiderState.PICKING_UP: 100,
-    RiderState.DELIVERING: 3,
-    RiderState.DELIVERED: 4,
-    RiderState.CANCELLED: 5,
-    RiderState.EXPIRED: 7,
-    RiderState.RETURNING: 9,
-    RiderState.RETURNED: 10,
-}
 CANCELLED_BY = {1: "rider", 2: "merchant", 3: "provider"}
 
 
