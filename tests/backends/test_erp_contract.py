@@ -9,6 +9,7 @@ WH-HZ (MUG 6), and in a warehouse the config does not map (TEE 3).
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -481,3 +482,30 @@ class TestErpNext(ErpContract):
     @pytest.fixture
     def world(self, erpnext: ErpNextSimulator) -> ErpWorld:
         return ErpNextWorld(erpnext)
+
+
+def test_kingdee_takes_the_data_as_json_text_as_its_sdks_send_it(kingdee: KingdeeSimulator) -> None:
+    KingdeeWorld(kingdee)
+    http = client()
+    login = http.post(
+        kingdee.endpoint + "/Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc",
+        json={
+            "acctID": kingdee.acct_id,
+            "username": kingdee.username,
+            "password": kingdee.password,
+            "lcid": 2052,
+        },
+    )
+    session = login.json()["KDSVCSessionId"]
+    query = {
+        "FormId": "STK_Inventory",
+        "FieldKeys": "FStockId.FNumber,FMaterialId.FNumber,FBaseQty",
+        "FilterString": "FStockId.FNumber='CK002'",
+    }
+    answer = http.post(
+        kingdee.endpoint
+        + "/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery.common.kdsvc",
+        json={"data": json.dumps(query)},
+        headers={"Cookie": f"kdservice-sessionid={session}"},
+    )
+    assert answer.json() == [["CK002", MUG, 6.0]]
