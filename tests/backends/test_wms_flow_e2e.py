@@ -30,8 +30,8 @@ from tests.channels.harness import wait_until
 
 from omnihub.adapters.backends.erp.kingdee.simulator import KingdeeSimulator
 from omnihub.adapters.backends.wms.qimen.simulator import QimenWmsSimulator
-from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
 from omnihub.adapters.db.engine import create_engine
+from omnihub.simulators.channels.shopify import ShopifySimulator
 
 pytestmark = pytest.mark.e2e
 

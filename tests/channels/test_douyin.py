@@ -20,7 +20,6 @@ from tests.shared_samples import SHARED_FIXTURES
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.douyin import mapper, signature
 from omnihub.adapters.channels.douyin.client import DouyinAdapter
-from omnihub.adapters.channels.douyin.simulator import DouyinSimulator, Item
 from omnihub.adapters.channels.transport import call, fetcher
 from omnihub.domain.errors import ErrorCode, InvalidInput
 from omnihub.domain.locations import DeliveryMode
@@ -37,6 +36,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.douyin import DouyinSimulator, Item
 
 OWN = Path(__file__).parent / "fixtures" / "douyin"
 FIXTURES = SHARED_FIXTURES

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
 
-from omnihub.adapters.channels.douyin.simulator import DouyinSimulator, Item
+from omnihub.simulators.channels.douyin import DouyinSimulator, Item
 
 pytestmark = pytest.mark.e2e
 

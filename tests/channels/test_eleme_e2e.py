@@ -17,7 +17,7 @@ import pytest
 from tests.channels.harness import CAP, MUG, STORE, TEE, HubUnderTest, wait_until
 
 from omnihub.adapters.channels.eleme.signature import push_signature
-from omnihub.adapters.channels.eleme.simulator import ElemeSimulator
+from omnihub.simulators.channels.eleme import ElemeSimulator
 
 pytestmark = pytest.mark.e2e
 

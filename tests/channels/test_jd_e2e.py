@@ -19,9 +19,9 @@ import pytest
 from tests.channels.harness import CAP, MUG, TEE, HubUnderTest, hub_under_test, wait_until
 
 from omnihub.adapters.channels.jd.signature import jd_time
-from omnihub.adapters.channels.jd.simulator import JdSimulator
 from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.migrate import upgrade
+from omnihub.simulators.channels.jd import JdSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.meituan import mapper
 from omnihub.adapters.channels.meituan.client import MeituanAdapter
 from omnihub.adapters.channels.meituan.signature import sig
-from omnihub.adapters.channels.meituan.simulator import MeituanSimulator
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
@@ -41,6 +40,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.meituan import MeituanSimulator
 
 HERE = Path(__file__).parent / "fixtures" / "meituan"
 S = OrderStatus

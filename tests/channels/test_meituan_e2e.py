@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from tests.channels.harness import CAP, MUG, STORE, TEE, HubUnderTest, wait_until
 
-from omnihub.adapters.channels.meituan.simulator import MeituanSimulator
+from omnihub.simulators.channels.meituan import MeituanSimulator
 
 pytestmark = pytest.mark.e2e
 

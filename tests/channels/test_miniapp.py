@@ -22,7 +22,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.miniapp import mapper
 from omnihub.adapters.channels.miniapp.client import MiniappAdapter
 from omnihub.adapters.channels.miniapp.signature import signature, signed_headers, verify
-from omnihub.adapters.channels.miniapp.simulator import MiniappSimulator
 from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
@@ -40,6 +39,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.miniapp import MiniappSimulator
 
 OWN = Path(__file__).parent / "fixtures" / "miniapp"
 SECRET = "miniapp-secret-0001"

@@ -23,7 +23,7 @@ from tests.channels.harness import (
     wait_until,
 )
 
-from omnihub.adapters.channels.miniapp.simulator import MiniappSimulator
+from omnihub.simulators.channels.miniapp import MiniappSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from tests.channels.harness import CAP, MUG, TEE, HubUnderTest, hub_under_test, wait_until
 
-from omnihub.adapters.channels.pdd.simulator import PddSimulator, pdd_time
 from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.migrate import upgrade
+from omnihub.simulators.channels.pdd import PddSimulator, pdd_time
 
 pytestmark = pytest.mark.e2e
 

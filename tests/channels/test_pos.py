@@ -16,7 +16,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.pos import mapper
 from omnihub.adapters.channels.pos.client import PosAdapter
 from omnihub.adapters.channels.pos.signature import signature, signed_headers, verify
-from omnihub.adapters.channels.pos.simulator import PosSimulator
 from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
@@ -32,6 +31,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.pos import PosSimulator
 
 OWN = Path(__file__).parent / "fixtures" / "pos"
 SECRET = "pos-till-secret-0001"

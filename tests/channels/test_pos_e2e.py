@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from tests.channels.harness import CAP, MUG, STOCK, STORE, TEE, HubUnderTest, wait_until
 
-from omnihub.adapters.channels.pos.simulator import PosSimulator
+from omnihub.simulators.channels.pos import PosSimulator
 
 pytestmark = pytest.mark.e2e
 

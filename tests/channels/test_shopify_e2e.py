@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
 
-from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
+from omnihub.simulators.channels.shopify import ShopifySimulator
 
 pytestmark = pytest.mark.e2e
 

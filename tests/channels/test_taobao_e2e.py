@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
 
-from omnihub.adapters.channels.taobao.simulator import Listing, TopSimulator
 from omnihub.platforms.local_time import SHANGHAI
+from omnihub.simulators.channels.taobao import Listing, TopSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
 
 from omnihub.adapters.channels.woocommerce import signature
-from omnihub.adapters.channels.woocommerce.simulator import WooCommerceSimulator
+from omnihub.simulators.channels.woocommerce import WooCommerceSimulator
 
 pytestmark = pytest.mark.e2e
 

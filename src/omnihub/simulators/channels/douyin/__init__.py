@@ -1,0 +1,8 @@
+"""抖店 (Douyin shop): the open platform's calls and its message pushes."""
+
+from omnihub.simulators.channels.douyin.platform import (
+    DouyinSimulator,
+    Item,
+)
+
+__all__ = ["DouyinSimulator", "Item"]

@@ -1,0 +1,9 @@
+"""饿了么 (Eleme): one shop's message pushes and the open platform's JSON API."""
+
+from omnihub.simulators.channels.eleme.platform import (
+    DEMO_ITEMS,
+    ElemeSimulator,
+    Item,
+)
+
+__all__ = ["DEMO_ITEMS", "ElemeSimulator", "Item"]

@@ -1,0 +1,9 @@
+"""Shopify: a shop's order webhooks and its Admin REST API."""
+
+from omnihub.simulators.channels.shopify.platform import (
+    RATE_LIMITED,
+    Delivery,
+    ShopifySimulator,
+)
+
+__all__ = ["RATE_LIMITED", "Delivery", "ShopifySimulator"]
