@@ -3,6 +3,8 @@
 from omnihub.simulators.channels.douyin.platform import (
     DouyinSimulator,
     Item,
+    call_sign,
+    event_sign,
 )
 
-__all__ = ["DouyinSimulator", "Item"]
+__all__ = ["DouyinSimulator", "Item", "call_sign", "event_sign"]

@@ -4,6 +4,8 @@ from omnihub.simulators.channels.eleme.platform import (
     DEMO_ITEMS,
     ElemeSimulator,
     Item,
+    api_signature,
+    push_signature,
 )
 
-__all__ = ["DEMO_ITEMS", "ElemeSimulator", "Item"]
+__all__ = ["DEMO_ITEMS", "ElemeSimulator", "Item", "api_signature", "push_signature"]

@@ -4,6 +4,7 @@ from omnihub.simulators.channels.meituan.platform import (
     DEMO_FOODS,
     Food,
     MeituanSimulator,
+    sig,
 )
 
-__all__ = ["DEMO_FOODS", "Food", "MeituanSimulator"]
+__all__ = ["DEMO_FOODS", "Food", "MeituanSimulator", "sig"]

@@ -12,10 +12,18 @@ the rate-limit fault, 700 for the error fault, 703 for a wrong sig, 701 for a ba
 Choices of this stand-in (the real platform's code table is longer and may differ): the
 error codes above; a call that accepts an order changes it here but pushes no callback back;
 ``utime`` advances by at least a second with every change, so each change is newer.
+
+Written from the platform's documents, not from the adapter: every call and every push carries
+``app_id``, ``timestamp`` (Unix seconds) and ``sig``, the lower-case hex MD5 of the request URL
+without its query, ``?``, the parameters sorted by name as ``name=value`` joined with ``&``
+(every parameter but ``sig``, values as they read once URL-decoded) and the app secret; for a
+push the URL is the callback URL registered with the platform. Order callbacks are forms: the
+order's fields, ``detail`` (the foods) and ``extras`` as JSON text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -25,12 +33,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.meituan.signature import SIG, sig
 from omnihub.platforms.local_time import SHANGHAI
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_PREFIX = "/api/v1"
+SIG = "sig"
 TIMESTAMP_WINDOW_SECONDS = 600
+
+
+def sig(url: str, params: dict[str, str], secret: str) -> str:
+    """``sig`` of a request to ``url`` (no query) with ``params`` (``sig`` itself left out)."""
+    joined = "&".join(f"{name}={params[name]}" for name in sorted(params) if name != SIG)
+    return hashlib.md5(f"{url}?{joined}{secret}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

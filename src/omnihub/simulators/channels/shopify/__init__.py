@@ -4,6 +4,7 @@ from omnihub.simulators.channels.shopify.platform import (
     RATE_LIMITED,
     Delivery,
     ShopifySimulator,
+    webhook_hmac,
 )
 
-__all__ = ["RATE_LIMITED", "Delivery", "ShopifySimulator"]
+__all__ = ["RATE_LIMITED", "Delivery", "ShopifySimulator", "webhook_hmac"]

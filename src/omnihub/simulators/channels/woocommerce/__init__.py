@@ -4,6 +4,7 @@ from omnihub.simulators.channels.woocommerce.platform import (
     Delivery,
     WooCommerceSimulator,
     wc_json,
+    webhook_signature,
 )
 
-__all__ = ["Delivery", "WooCommerceSimulator", "wc_json"]
+__all__ = ["Delivery", "WooCommerceSimulator", "wc_json", "webhook_signature"]
