@@ -163,9 +163,11 @@ class ElemeSimulator(PlatformSimulator):
         online_paid: bool = True,
         deliver_fee: Decimal = Decimal("5.00"),
         unknown_item: str | None = None,
+        push: bool = True,
     ) -> str:
-        """A buyer's order becomes effective: kept and pushed as a type-10 message. With the
-        ``out_of_order`` fault the message is held back until the order's next message."""
+        """A buyer's order becomes effective: kept and pushed as a type-10 message, unless
+        ``push`` is false (the caller sends it). With the ``out_of_order`` fault the message is
+        held back until the order's next message."""
         order_id = str(next(self._order_ids))
         now = _local_now()
         items = []
@@ -218,6 +220,8 @@ class ElemeSimulator(PlatformSimulator):
             "downgraded": False,
         }
         self.keep_order(order_id, order, datetime.now(SHANGHAI))
+        if not push:
+            return order_id
         body = self.envelope(10, order)
         if self.faults.out_of_order:
             with self.lock:

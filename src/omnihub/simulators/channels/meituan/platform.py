@@ -127,9 +127,11 @@ class MeituanSimulator(PlatformSimulator):
         pay_type: int = 2,
         shipping_fee: Decimal = Decimal("5.00"),
         unknown_food: str | None = None,
+        push: bool = True,
     ) -> str:
-        """A buyer pays: the order is kept and pushed whole (推送已支付订单). With the
-        ``out_of_order`` fault the callback is held back until the order's next callback."""
+        """A buyer pays: the order is kept and pushed whole (推送已支付订单), unless ``push`` is
+        false (the caller sends it). With the ``out_of_order`` fault the callback is held back
+        until the order's next callback."""
         order_id = str(next(self._order_ids))
         now = int(time.time())
         detail: list[dict[str, Any]] = []
@@ -197,6 +199,8 @@ class MeituanSimulator(PlatformSimulator):
         }
         self.keep_order(order_id, order, datetime.fromtimestamp(now, SHANGHAI))
         params = self.order_params(order)
+        if not push:
+            return order_id
         if self.faults.out_of_order:
             with self.lock:
                 self._held_back[order_id] = (params, now)
