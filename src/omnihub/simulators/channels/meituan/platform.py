@@ -3,11 +3,12 @@
 It creates orders in the platform's format and pushes them to the hub as signed form
 callbacks (the whole order when paid, accepted or completed; the order id alone for
 cancellations; ``notify_type`` refund callbacks), answers ``order/getOrderDetail`` with the
-order as it stands, and receives the hub's calls: ``retail/sku/stock``, ``order/confirm``,
-``order/preparationMealComplete``, each checked for its ``sig``, ``app_id``, timestamp and
-shape. Errors are answered HTTP 200 with ``{"data": "ng", "error": {"code", "msg"}}``: 711 for
-the rate-limit fault, 700 for the error fault, 703 for a wrong sig, 701 for a bad parameter,
-808 for an unknown order or a state that does not allow the call.
+order as it stands (GET), and receives the hub's calls: ``retail/sku/stock`` (POST),
+``order/confirm`` (POST, docDetail 111) and ``order/preparationMealComplete`` (GET, docDetail
+217), each by the request method its document gives, checked for its ``sig``, ``app_id``,
+timestamp and shape. Errors are answered HTTP 200 with ``{"data": "ng", "error": {"code",
+"msg"}}``: 711 for the rate-limit fault, 700 for the error fault, 703 for a wrong sig, 701 for
+a bad parameter, 808 for an unknown order or a state that does not allow the call.
 
 Choices of this stand-in (the real platform's code table is longer and may differ): the
 error codes above; a call that accepts an order changes it here but pushes no callback back;
@@ -90,7 +91,7 @@ class MeituanSimulator(PlatformSimulator):
             ("GET", "/order/getOrderDetail", self._order_detail),
             ("POST", "/retail/sku/stock", self._sku_stock),
             ("POST", "/order/confirm", self._confirm),
-            ("POST", "/order/preparationMealComplete", self._prepared),
+            ("GET", "/order/preparationMealComplete", self._prepared),
         ):
             self.route(method, API_PREFIX + path, handler)
 
