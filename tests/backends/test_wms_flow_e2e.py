@@ -25,10 +25,10 @@ from tests.backends.flow_hub import (
 )
 from tests.channels.harness import wait_until
 
-from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
 from omnihub.adapters.db.engine import create_engine
 from omnihub.simulators.backends.erp.kingdee import KingdeeSimulator
 from omnihub.simulators.backends.wms.qimen import QimenWmsSimulator
+from omnihub.simulators.channels.shopify import ShopifySimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from tests.e2e.server import running_server
+
+from omnihub.adapters.db.engine import create_engine
+from omnihub.adapters.db.migrate import upgrade
+from omnihub.simulators.base import PlatformSimulator
 
 T = TypeVar("T")
 
@@ -225,3 +231,111 @@ def hub_under_test(database_url: str, workdir: Path, **settings: str) -> Iterato
         yield hub
     finally:
         hub.close()
+
+
+@contextlib.contextmanager
+def hub_on_a_fresh_file(workdir: Path, **settings: str) -> Iterator[HubUnderTest]:
+    """A running, seeded hub on a new, migrated SQLite file in ``workdir``."""
+    url = f"sqlite:///{workdir / 'omnihub.db'}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    with hub_under_test(url, workdir, **settings) as running:
+        yield running
+
+
+# -- a platform's messages and the hub's answers ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message as a platform sends it to the hub: its raw body, headers and query."""
+
+    body: bytes
+    headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def post(hub: HubUnderTest, code: str, sent: Sent) -> httpx.Response:
+    return hub.post_native(code, sent.body, sent.headers, sent.query or None)
+
+
+def connect(
+    hub: HubUnderTest,
+    simulator: PlatformSimulator,
+    code: str,
+    adapter: str,
+    *,
+    mappings: Mapping[str, str],
+    secret: str | None,
+    credentials: dict[str, Any] | None = None,
+    endpoint: str | None = None,
+    locations: list[str] | None = None,
+) -> None:
+    """Map ``mappings`` (channel SKU -> hub SKU) for channel ``code``, create the channel
+    pointing at the simulator and point the simulator's pushes at the channel."""
+    simulator.hub_url = f"{hub.base_url}/api/v1/channels/{code}"
+    for channel_sku, sku in mappings.items():
+        hub.map_sku(code, channel_sku, sku)
+    hub.add_channel(
+        code,
+        adapter,
+        endpoint or simulator.url,
+        secret=secret,
+        credentials=credentials,
+        locations=locations,
+    )
+
+
+def orders_once(hub: HubUnderTest, code: str) -> dict[str, dict[str, Any]]:
+    """The channel's orders by external id, each stored exactly once."""
+    orders = hub.orders(code)
+    counts = Counter(o["external_id"] for o in orders)
+    assert all(n == 1 for n in counts.values()), f"an order stored twice: {counts}"
+    return {o["external_id"]: o for o in orders}
+
+
+def settle(
+    hub: HubUnderTest, code: str, expected: Mapping[str, set[str]], timeout: float = 30
+) -> dict[str, dict[str, Any]]:
+    """The channel's orders once each is in one of its expected statuses (polled)."""
+    seen: dict[str, Any] = {}
+
+    def settled() -> dict[str, dict[str, Any]] | None:
+        orders = orders_once(hub, code)
+        seen["now"] = {k: (o["status"], o["hold_reason"]) for k, o in orders.items()}
+        if set(orders) == set(expected) and all(
+            orders[k]["status"] in statuses for k, statuses in expected.items()
+        ):
+            return orders
+        return None
+
+    try:
+        return wait_until(settled, timeout=timeout, what="every order at its newest state")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; expected {expected}, hub has {seen.get('now')}") from None
+
+
+def stock_matches(
+    hub: HubUnderTest,
+    code: str,
+    platform_stock: Mapping[str, int],
+    mapped: Mapping[str, str],
+    *,
+    acked: bool = False,
+) -> bool:
+    """Each mapped channel SKU holds, on the platform, the hub's published quantity of its SKU
+    (and, with ``acked``, the hub recorded the platform's acknowledgement of it)."""
+    published = hub.published(code)
+    return all(
+        sku in published
+        and platform_stock.get(channel_sku) == published[sku]["published"]
+        and (not acked or published[sku]["acked"] == published[sku]["published"])
+        for channel_sku, sku in mapped.items()
+    )
+
+
+def deliveries(hub: HubUnderTest, code: str, *, dead: bool = False) -> list[dict[str, Any]]:
+    """The hub's outbound calls to channel ``code`` (only the dead letters with ``dead``)."""
+    path = "/api/v1/dead-letters" if dead else "/api/v1/deliveries"
+    return list(hub.get(path, endpoint=f"channel:{code}", limit=1000)["items"])

@@ -25,7 +25,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.eleme import mapper
 from omnihub.adapters.channels.eleme.client import ElemeAdapter
 from omnihub.adapters.channels.eleme.signature import PUSH_FIELDS, api_signature, push_signature
-from omnihub.adapters.channels.eleme.simulator import ElemeSimulator
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
@@ -42,6 +41,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.eleme import ElemeSimulator
 
 HERE = Path(__file__).parent / "fixtures" / "eleme"
 FIXTURES = SHARED_FIXTURES

@@ -22,7 +22,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.jd import client, mapper
 from omnihub.adapters.channels.jd.client import JdAdapter
 from omnihub.adapters.channels.jd.signature import jd_time, sign, signed
-from omnihub.adapters.channels.jd.simulator import JdSimulator
 from omnihub.adapters.channels.transport import call, pages
 from omnihub.domain.orders import OrderStatus
 from omnihub.domain.values import Money
@@ -37,6 +36,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.jd import JdSimulator
 
 HERE = Path(__file__).parent
 OURS = HERE / "fixtures" / "jd"

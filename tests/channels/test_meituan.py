@@ -24,7 +24,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.meituan import mapper
 from omnihub.adapters.channels.meituan.client import MeituanAdapter
 from omnihub.adapters.channels.meituan.signature import sig
-from omnihub.adapters.channels.meituan.simulator import MeituanSimulator
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import OrderStatus
@@ -41,6 +40,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.meituan import MeituanSimulator
 
 HERE = Path(__file__).parent / "fixtures" / "meituan"
 S = OrderStatus
@@ -410,11 +410,16 @@ def test_a_channel_of_several_shops_must_say_which_shop_its_stock_is() -> None:
 def test_the_store_reserving_confirms_the_order_and_packing_readies_it() -> None:
     confirm = ADAPTER.shipment_request(CONFIG, ShipmentUpdate("27", None, None, "allocated"))
     assert confirm is not None
-    assert confirm.url.endswith("/order/confirm")
+    assert (confirm.method, confirm.url.rsplit("/api/v1", 1)[-1]) == ("POST", "/order/confirm")
     assert dict(parse_qsl(confirm.body.decode())) == {"order_id": "27"}
+    # 商家确认已完成拣货 is a GET (open-shangou docDetail 217): every parameter in the query
     ready = ADAPTER.shipment_request(CONFIG, ShipmentUpdate("27", None, None, "picked"))
     assert ready is not None
+    assert ready.method == "GET"
     assert ready.url.endswith("/order/preparationMealComplete")
+    assert ready.params is not None
+    assert ready.params["order_id"] == "27"
+    assert not ready.body
     assert ADAPTER.shipment_request(CONFIG, ShipmentUpdate("27", "SF", "1", "shipped")) is None
 
 
@@ -549,3 +554,18 @@ def test_an_order_fetched_from_the_simulator_reads_at_its_current_state(
     assert ADAPTER.verify(verify, InboundRequest(pushed[0].body, FORM, {})).message_id == (
         "sig:" + first["sig"]
     )
+
+
+@pytest.mark.integration
+def test_the_simulator_takes_the_acceptance_and_the_packing_by_their_documented_methods(
+    platform: MeituanSimulator,
+) -> None:
+    config = sim_config(platform)
+    order_id = platform.place_order([("TEE-WHITE-M", 1)])
+    for status in ("allocated", "picked"):
+        call = ADAPTER.shipment_request(config, ShipmentUpdate(order_id, None, None, status))
+        assert call is not None
+        response = send(call)
+        ADAPTER.check_response(response.status_code, response.content)
+    assert (platform.confirmed, platform.prepared) == ([order_id], [order_id])
+    assert platform.refused == []

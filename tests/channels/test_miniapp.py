@@ -22,7 +22,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.miniapp import mapper
 from omnihub.adapters.channels.miniapp.client import MiniappAdapter
 from omnihub.adapters.channels.miniapp.signature import signature, signed_headers, verify
-from omnihub.adapters.channels.miniapp.simulator import MiniappSimulator
 from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
@@ -40,6 +39,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.miniapp import MiniappSimulator
 
 OWN = Path(__file__).parent / "fixtures" / "miniapp"
 SECRET = "miniapp-secret-0001"
@@ -348,20 +348,29 @@ def sim_config(sim: MiniappSimulator, secret: str = SECRET) -> ChannelConfig:
 def test_the_simulator_orders_move_forward_and_map_as_the_hub_will_read_them(
     simulator: MiniappSimulator,
 ) -> None:
+    def held(external_id: str) -> dict[str, Any]:
+        """the order as the back end holds it (and sends it)"""
+        return copy.deepcopy(json.loads(simulator.body(external_id)))
+
     external_id = simulator.place_order([("TEE-WHITE-M", 2, "59.00")], push=False)
-    created = simulator.canonical(external_id)
+    created = held(external_id)
     simulator.pay(external_id, push=False)
     simulator.request_refund(external_id, push=False)
-    refunding = simulator.canonical(external_id)
+    refunding = held(external_id)
     simulator.refund(external_id, push=False)
-    refunded = simulator.canonical(external_id)
-    assert (created.status, refunding.status, refunded.status) == (S.CREATED, S.PAID, S.REFUNDED)
-    assert refunding.refund_requested
-    assert created.updated_at < refunding.updated_at < refunded.updated_at
-    assert refunding.payment is not None
-    assert refunding.payment.amount.amount == Decimal("118.00")
-    body = copy.deepcopy(json.loads(simulator.body(external_id)))
-    assert OrderIn.model_validate(body).external_id == external_id
+    refunded = held(external_id)
+    assert [o["status"] for o in (created, refunding, refunded)] == ["created", "paid", "refunded"]
+    assert (refunding["refund_requested"], refunded["refund_requested"]) == (True, False)
+    assert refunding["payment"]["amount"] == "118.00"
+    stamps = [datetime.fromisoformat(o["updated_at"]) for o in (created, refunding, refunded)]
+    assert stamps[0] < stamps[1] < stamps[2]
+    # the adapter reads what the back end holds as the hub will
+    read = [MiniappAdapter().to_order(sim_config(simulator), o, "") for o in (created, refunding)]
+    assert (read[0].status, read[1].status, read[1].refund_requested) == (S.CREATED, S.PAID, True)
+    assert read[1].payment is not None
+    assert read[1].payment.amount.amount == Decimal("118.00")
+    assert read[0].updated_at < read[1].updated_at
+    assert OrderIn.model_validate(refunded).external_id == external_id
 
 
 def test_the_simulator_takes_signed_stock_and_status_calls(simulator: MiniappSimulator) -> None:

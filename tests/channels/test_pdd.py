@@ -21,7 +21,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.pdd import client, mapper
 from omnihub.adapters.channels.pdd.client import PddAdapter, order_infos
 from omnihub.adapters.channels.pdd.signature import sign, signed
-from omnihub.adapters.channels.pdd.simulator import PddSimulator
 from omnihub.adapters.channels.transport import call, pages
 from omnihub.domain.orders import OrderStatus
 from omnihub.domain.values import Money
@@ -36,6 +35,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.pdd import PddSimulator
 
 S = OrderStatus
 HERE = Path(__file__).parent

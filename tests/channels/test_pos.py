@@ -16,7 +16,6 @@ from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.pos import mapper
 from omnihub.adapters.channels.pos.client import PosAdapter
 from omnihub.adapters.channels.pos.signature import signature, signed_headers, verify
-from omnihub.adapters.channels.pos.simulator import PosSimulator
 from omnihub.adapters.channels.transport import call
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.locations import DeliveryMode
@@ -32,6 +31,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.pos import PosSimulator
 
 OWN = Path(__file__).parent / "fixtures" / "pos"
 SECRET = "pos-till-secret-0001"
@@ -237,10 +237,21 @@ def test_the_simulator_rings_up_sales_and_returns_the_hub_reads_in_order(
 ) -> None:
     sale = simulator.sale(STORE, [("6901234567892", 2, "59.00")], push=False)
     back = simulator.return_sale(sale, push=False)
-    sold, returned = simulator.canonical(sale), simulator.canonical(back)
+    receipt, refund = simulator.receipts[sale], simulator.receipts[back]
+    assert (receipt["type"], refund["type"], refund["original_receipt_no"]) == (
+        "sale",
+        "return",
+        sale,
+    )
+    assert receipt["payments"] == refund["payments"] == [{"method": "wechat", "amount": "118.00"}]
+    assert refund["sold_at"] > receipt["sold_at"]  # the tills' clock never repeats a second
+    # the adapter reads both receipts as the hub will: one order, sold then refunded
+    config = ChannelConfig(code="pos", adapter="pos", secret=SECRET, endpoint=simulator.url)
+    sold = PosAdapter().to_order(config, json.loads(simulator.body(sale)), "")
+    returned = PosAdapter().to_order(config, json.loads(simulator.body(back)), "")
     assert (sold.status, returned.status) == (S.COMPLETED, S.REFUNDED)
     assert returned.external_id == sold.external_id == sale
-    assert returned.updated_at > sold.updated_at  # the tills' clock never repeats a second
+    assert returned.updated_at > sold.updated_at
     assert sold.payment is not None
     assert sold.payment.amount.amount == Decimal("118.00")
 

@@ -23,7 +23,6 @@ from tests.shared_samples import SHARED_FIXTURES, needs_shared
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.shopify import mapper, signature
 from omnihub.adapters.channels.shopify.client import ShopifyAdapter, inventory_item_id
-from omnihub.adapters.channels.shopify.simulator import RATE_LIMITED, ShopifySimulator
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.orders import OrderStatus
 from omnihub.domain.values import Money
@@ -37,6 +36,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.shopify import RATE_LIMITED, ShopifySimulator
 
 HERE = Path(__file__).parent / "fixtures" / "shopify"
 FIXTURES = SHARED_FIXTURES

@@ -2,7 +2,9 @@
 HTTP. The shop sends order webhooks signed and retried as Shopify does (duplicates with the
 same webhook id, a later state before the first); the hub sets stock with
 ``inventory_levels/set.json`` through Shopify's rate limit and ships with a fulfillment.
-Refused and unreadable webhooks store nothing but the raw body."""
+Refused and unreadable webhooks store nothing but the raw body. What every channel does
+(signatures, replays, unknown statuses, stock, retries) is in ``test_channel_contract.py``;
+here is what only Shopify does."""
 
 from __future__ import annotations
 
@@ -14,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
+from tests.channels.harness import (
+    CAP,
+    MUG,
+    TEE,
+    HubUnderTest,
+    orders_once,
+    settle,
+    stock_matches,
+    wait_until,
+)
+from tests.channels.platforms import Shopify
 
-from omnihub.adapters.channels.shopify.simulator import ShopifySimulator
+from omnihub.simulators.channels.shopify import ShopifySimulator
 
 pytestmark = pytest.mark.e2e
 
@@ -27,88 +39,23 @@ FULFILLING = {"paid", "allocated", "released"}
 
 
 @pytest.fixture
-def shop() -> Iterator[ShopifySimulator]:
-    with ShopifySimulator(seed=11, retry_delays=(0.02, 0.05)) as sim:
-        yield sim  # type: ignore[misc]
+def platform() -> Iterator[Shopify]:
+    """A shop with two variants with merchant SKU codes and one with none (the cap, matched
+    by its variant id)."""
+    platform = Shopify()
+    with platform.sim:
+        yield platform
 
 
-def stock_the_shop(shop: ShopifySimulator) -> dict[str, str]:
-    """hub SKU -> channel SKU: two variants with merchant SKU codes, one with none (the cap,
-    matched by its variant id)."""
-    return {
-        TEE: shop.add_variant(
-            "TEE-WHITE-M",
-            variant_id=44000000000101,
-            product_id=8800000000101,
-            inventory_item_id=49000000000101,
-        ),
-        MUG: shop.add_variant(
-            "MUG-CERAMIC-350",
-            variant_id=44000000000202,
-            product_id=8800000000202,
-            inventory_item_id=49000000000202,
-        ),
-        CAP: shop.add_variant(
-            None,
-            variant_id=44000000000303,
-            product_id=8800000000303,
-            inventory_item_id=49000000000303,
-        ),
-    }
-
-
-def connect(hub: HubUnderTest, shop: ShopifySimulator, items: dict[str, str]) -> None:
-    for sku, channel_sku in items.items():
-        hub.map_sku(CODE, channel_sku, sku)
-    hub.add_channel(
-        CODE,
-        "shopify",
-        shop.url,
-        secret=shop.secret,
-        credentials=shop.credentials(),
-        locations=[WAREHOUSE],
-    )
-    shop.hub_url = f"{hub.base_url}/api/v1/channels/{CODE}"
-
-
-def by_external_id(hub: HubUnderTest) -> dict[str, dict[str, Any]]:
-    orders = hub.orders(CODE)
-    counts = Counter(o["external_id"] for o in orders)
-    assert all(n == 1 for n in counts.values()), f"an order stored twice: {counts}"
-    return {o["external_id"]: o for o in orders}
-
-
-def settle(hub: HubUnderTest, expected: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
-    seen: dict[str, Any] = {}
-
-    def settled() -> dict[str, dict[str, Any]] | None:
-        orders = by_external_id(hub)
-        seen.update(now={k: (o["status"], o["hold_reason"]) for k, o in orders.items()})
-        if set(orders) == set(expected) and all(
-            orders[k]["status"] in statuses for k, statuses in expected.items()
-        ):
-            return orders
-        return None
-
-    try:
-        return wait_until(settled, timeout=30, what="every order at its newest state")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; expected {expected}, hub has {seen.get('now')}") from None
-
-
-def stock_matches(hub: HubUnderTest, shop: ShopifySimulator, mapped: dict[str, str]) -> bool:
-    """Each mapped channel SKU holds the hub's published quantity of its SKU."""
-    published = hub.published(CODE)
-    return all(
-        sku in published and shop.stock.get(channel_sku) == published[sku]["published"]
-        for channel_sku, sku in mapped.items()
-    )
+@pytest.fixture
+def shop(platform: Shopify) -> ShopifySimulator:
+    return platform.sim
 
 
 def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_stock_in_sync(
-    hub: HubUnderTest, shop: ShopifySimulator
+    hub: HubUnderTest, platform: Shopify, shop: ShopifySimulator
 ) -> None:
-    items = stock_the_shop(shop)
+    items = {sku: platform.channel_sku(sku) for sku in (TEE, MUG, CAP)}
     socks = shop.add_variant(
         "SOCKS-GREY",
         variant_id=44000000000404,
@@ -117,7 +64,7 @@ def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_s
     )
     shop.faults.rate_limited = 3  # the first Admin API calls get 429 + Retry-After
     shop.faults.duplicate_rate = 0.5  # some webhooks delivered twice, same webhook id
-    connect(hub, shop, items)
+    platform.connect(hub, CODE)
     tee, mug, cap = items[TEE], items[MUG], items[CAP]
 
     def new(lines: list[tuple[str, int, str]], **kwargs: Any) -> str:
@@ -158,7 +105,7 @@ def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_s
         cod: FULFILLING,
         unmapped: {"held"},
     }
-    orders = settle(hub, expected)
+    orders = settle(hub, CODE, expected)
     assert test_order not in orders
     assert orders[refund_asked]["hold_reason"] == "refund_requested"
     assert orders[unmapped]["hold_reason"] == "unmapped_sku"
@@ -201,14 +148,14 @@ def test_a_day_of_orders_ends_with_one_order_per_order_at_its_newest_state_and_s
 
     mapped = {channel_sku: sku for sku, channel_sku in items.items()} | {socks: MUG}
     wait_until(
-        lambda: stock_matches(hub, shop, mapped),
+        lambda: stock_matches(hub, CODE, shop.stock, mapped),
         timeout=30,
         what="Shopify's available quantities equal to the hub's published ones",
     )
     assert not shop.refused, shop.refused
     assert shop.faults.rate_limited == 0  # the 429s were answered and the calls retried
     assert hub.books_balance()
-    final = by_external_id(hub)
+    final = orders_once(hub, CODE)
     assert final[paid]["status"] == "shipped"
     assert set(final) == set(expected)
 
@@ -219,25 +166,14 @@ def signed(shop: ShopifySimulator, body: bytes, **changes: str) -> dict[str, str
     return headers
 
 
-def test_refused_webhooks_store_nothing_and_an_unreadable_one_is_kept_for_a_person(
-    hub: HubUnderTest, shop: ShopifySimulator
+def test_a_webhook_triggered_two_days_ago_is_refused_one_three_hours_late_is_taken(
+    hub: HubUnderTest, platform: Shopify, shop: ShopifySimulator
 ) -> None:
-    connect(hub, shop, stock_the_shop(shop))
+    platform.connect(hub, CODE)
     native = json.loads((OWN / "orders_create_paid.json").read_text())
     body = json.dumps(native).encode()
     before = len(hub.inbound())
 
-    forged = hub.post_native(
-        CODE,
-        body,
-        signed(
-            shop,
-            body,
-            **{"X-Shopify-Hmac-Sha256": signed(shop, body + b" ")["X-Shopify-Hmac-Sha256"]},
-        ),
-    )
-    assert forged.status_code == 401, forged.text
-    assert forged.json()["error"]["code"] == "bad_signature"
     two_days_ago = (datetime.now(UTC) - timedelta(hours=49)).isoformat()
     stale = hub.post_native(
         CODE, body, signed(shop, body, **{"X-Shopify-Triggered-At": two_days_ago})
@@ -249,28 +185,13 @@ def test_refused_webhooks_store_nothing_and_an_unreadable_one_is_kept_for_a_pers
 
     # a retry three hours late (Shopify retries for hours) is still taken
     late = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
-    headers = signed(shop, body, **{"X-Shopify-Triggered-At": late})
-    accepted = hub.post_native(CODE, body, headers)
+    accepted = hub.post_native(CODE, body, signed(shop, body, **{"X-Shopify-Triggered-At": late}))
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["orders"][0]["external_id"] == "5123456789012"
-    inbound_after = len(hub.inbound())
-    replayed = hub.post_native(CODE, body, headers)
-    assert replayed.status_code == 200, replayed.text  # any other answer is a failed delivery
-    assert replayed.json()["replayed"] is True
-    assert replayed.json()["orders"] == []
-    assert len(hub.inbound()) == inbound_after
 
     garbled = body[:-40]
     response = hub.post_native(CODE, garbled, signed(shop, garbled))
     assert response.status_code == 400, response.text
     assert "not valid JSON" in response.text
-    unknown = dict(native, id=5123456789099, financial_status="chargeback_pending")
-    strange = json.dumps(unknown).encode()
-    response = hub.post_native(CODE, strange, signed(shop, strange))
-    assert response.status_code == 400, response.text
-    assert response.json()["error"]["code"] == "unknown_channel_status"
-    rejected = {r["body"]: r for r in hub.inbound("rejected")}
-    assert garbled.decode() in rejected
-    assert "chargeback_pending" in rejected[strange.decode()]["error"]
-    assert hub.order(CODE, "5123456789099") is None
+    assert garbled.decode() in {r["body"] for r in hub.inbound("rejected")}
     assert len(hub.orders(CODE)) == 1

@@ -20,7 +20,6 @@ from tests.shared_samples import SHARED_FIXTURES
 from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.taobao import mapper, signature
 from omnihub.adapters.channels.taobao.client import TaobaoAdapter, TmallAdapter
-from omnihub.adapters.channels.taobao.simulator import TopSimulator
 from omnihub.adapters.channels.transport import call, fetcher, pages
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.orders import OrderStatus
@@ -36,6 +35,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.taobao import TopSimulator
 
 OWN = Path(__file__).parent / "fixtures" / "taobao"
 FIXTURES = SHARED_FIXTURES

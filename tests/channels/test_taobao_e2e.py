@@ -2,106 +2,67 @@
 HTTP. TMC messages pushed to the hub make it fetch trades, the hub pulls trades by modified
 window on its own, sets stock with ``taobao.item.quantity.update`` and ships with
 ``taobao.logistics.offline.send``; refused and unreadable pushes store nothing but the raw
-body; the pull cursor survives an outage of hours and a restart without skipping a trade."""
+body; the pull cursor survives an outage of hours and a restart without skipping a trade.
+What every channel does (signatures, replays, unknown statuses, stock, retries, paging) is in
+``test_channel_contract.py``; here is what only TOP does."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
-from tests.channels.harness import CAP, MUG, TEE, WAREHOUSE, HubUnderTest, wait_until
+from tests.channels.harness import (
+    CAP,
+    MUG,
+    TEE,
+    HubUnderTest,
+    Sent,
+    orders_once,
+    post,
+    settle,
+    stock_matches,
+    wait_until,
+)
+from tests.channels.platforms import JSON, Tmall
 
-from omnihub.adapters.channels.taobao.simulator import Listing, TopSimulator
 from omnihub.platforms.local_time import SHANGHAI
 
 pytestmark = pytest.mark.e2e
 
 OWN = Path(__file__).parent / "fixtures" / "taobao"
-SECRET = "tb-app-secret-2026-demo"
 CODE = "tb-flagship"
 #: statuses of an order the hub holds as paid and is fulfilling
 FULFILLING = {"paid", "allocated", "released"}
 
 
 @pytest.fixture
-def top() -> Iterator[TopSimulator]:
-    sim = TopSimulator(secret=SECRET)
-    sim.start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
+def shop() -> Iterator[Tmall]:
+    """A Tmall shop on TOP with its three listings (one per kind of line identity: a SKU with
+    a merchant code, an item without SKUs with only the item's merchant code, a SKU with no
+    code at all)."""
+    platform = Tmall()
+    with platform.sim:
+        yield platform
 
 
-def list_demo_items(top: TopSimulator) -> dict[str, Listing]:
-    """The shop's three listings, one per kind of line identity: a SKU with a merchant code,
-    an item without SKUs with only the item's merchant code, a SKU with no code at all."""
-    return {
-        TEE: top.list_item(outer_sku_id="TB-TEE-WHITE-M", outer_iid="TB-TEE", price="59.00"),
-        MUG: top.list_item(outer_iid="TB-MUG-350", with_sku=False, price="39.00"),
-        CAP: top.list_item(price="79.00"),
-    }
-
-
-def connect(
-    hub: HubUnderTest, top: TopSimulator, items: dict[str, Listing], adapter: str = "taobao"
-) -> None:
-    for sku, item in items.items():
-        hub.map_sku(CODE, item.channel_sku, sku)
-    hub.add_channel(
-        CODE, adapter, top.url, secret=SECRET, credentials=top.credentials(), locations=[WAREHOUSE]
-    )
-    top.hub_url = f"{hub.base_url}/api/v1/channels/{CODE}"
-
-
-def by_external_id(hub: HubUnderTest) -> dict[str, dict[str, Any]]:
-    orders = hub.orders(CODE)
-    counts = Counter(o["external_id"] for o in orders)
-    assert all(n == 1 for n in counts.values()), f"an order stored twice: {counts}"
-    return {o["external_id"]: o for o in orders}
-
-
-def settle(hub: HubUnderTest, expected: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
-    """The channel's orders once each trade is in one of its expected statuses (polled)."""
-    seen: dict[str, Any] = {}
-
-    def settled() -> dict[str, dict[str, Any]] | None:
-        orders = by_external_id(hub)
-        seen.update(now={tid: (o["status"], o["hold_reason"]) for tid, o in orders.items()})
-        if set(orders) == set(expected) and all(
-            orders[tid]["status"] in statuses for tid, statuses in expected.items()
-        ):
-            return orders
-        return None
-
-    try:
-        return wait_until(settled, timeout=30, what="every trade at its newest state")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; expected {expected}, hub has {seen.get('now')}") from None
-
-
-def stock_matches(hub: HubUnderTest, top: TopSimulator, items: dict[str, Listing]) -> bool:
-    published = hub.published(CODE)
-    return all(
-        sku in published and top.stock.get(item.channel_sku) == published[sku]["published"]
-        for sku, item in items.items()
-    )
+def signed(shop: Tmall, body: bytes, **signing: Any) -> Sent:
+    return Sent(body, JSON, dict(parse_qsl(shop.sim.signed_query(body, **signing))))
 
 
 def test_a_day_of_trades_ends_with_one_order_per_trade_at_its_newest_state_and_stock_in_sync(
-    hub: HubUnderTest, top: TopSimulator
+    hub: HubUnderTest, shop: Tmall
 ) -> None:
-    items = list_demo_items(top)
+    top = shop.sim
     unmapped = top.list_item(outer_sku_id="TB-SOCKS-GREY", price="19.00")
     top.faults.rate_limited = 3  # the first TOP calls are refused with code 7 and retried
     top.faults.duplicate_rate = 0.5  # TMC delivers some messages twice (same message id)
-    connect(hub, top, items, adapter="tmall")
-    tee, mug, cap = (items[s].channel_sku for s in (TEE, MUG, CAP))
+    shop.connect(hub, CODE)
+    tee, mug, cap = (shop.channel_sku(s) for s in (TEE, MUG, CAP))
     day = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=10)
 
     def at(minutes: int) -> datetime:
@@ -153,7 +114,7 @@ def test_a_day_of_trades_ends_with_one_order_per_trade_at_its_newest_state_and_s
         socks: {"held"},
     }
 
-    orders = settle(hub, expected)
+    orders = settle(hub, CODE, expected)
     assert orders[refund_asked]["hold_reason"] == "refund_requested"
     assert orders[socks]["hold_reason"] == "unmapped_sku"
     assert orders[out_of_order]["hold_reason"] == "buyer_remark"
@@ -182,55 +143,50 @@ def test_a_day_of_trades_ends_with_one_order_per_trade_at_its_newest_state_and_s
     assert top.trade(paid)["status"] == "WAIT_BUYER_CONFIRM_GOODS"
 
     wait_until(
-        lambda: stock_matches(hub, top, items),
+        lambda: stock_matches(hub, CODE, top.stock, shop.mappings),
         timeout=30,
         what="TOP stock equal to the hub's published quantity",
     )
     assert not top.refused, top.refused
     assert hub.books_balance()
-    assert by_external_id(hub)[paid]["status"] == "shipped"
+    assert orders_once(hub, CODE)[paid]["status"] == "shipped"
 
 
-def test_refused_pushes_store_nothing_and_an_unreadable_one_is_kept_for_a_person(
-    hub: HubUnderTest, top: TopSimulator
+def test_a_stale_push_is_refused_and_a_fetch_top_refuses_is_answered_503_for_tmc_to_resend(
+    hub: HubUnderTest, shop: Tmall
 ) -> None:
-    items = list_demo_items(top)
-    connect(hub, top, items)
+    shop.connect(hub, CODE)
+    top = shop.sim
     # modified three days ago, before the pull's first window: only a push brings it in
     three_days_ago = datetime.now(SHANGHAI) - timedelta(days=3)
-    tid = top.new_trade([(items[TEE].channel_sku, 1)], at=three_days_ago, paid=True)
+    tid = top.new_trade([(shop.channel_sku(TEE), 1)], at=three_days_ago, paid=True)
     message = top.message(tid, "taobao_trade_TradeBuyerPay", message_id=4100000000000099001)
     body = json.dumps(message, ensure_ascii=False).encode()
-    headers = {"content-type": "application/json"}
     before = len(hub.inbound())
 
-    def post(query: str) -> Any:
-        return hub.http.post(f"{top.hub_url}/orders?{query}", content=body, headers=headers)
-
-    forged = post(top.signed_query(body, secret="not-the-app-secret-at-all"))
-    assert forged.status_code == 401, forged.text
-    stale = post(top.signed_query(body, timestamp=datetime.now(SHANGHAI) - timedelta(minutes=30)))
+    stale = post(
+        hub, CODE, signed(shop, body, timestamp=datetime.now(SHANGHAI) - timedelta(minutes=30))
+    )
     assert stale.status_code == 401, stale.text
     assert "more than 600 s from the hub's clock" in stale.text
     assert len(hub.inbound()) == before
     assert hub.order(CODE, tid) is None
 
     top.limited_methods["taobao.trade.fullinfo.get"] = 1  # the hub's fetch is refused once
-    refused_fetch = post(top.signed_query(body))
+    refused_fetch = post(hub, CODE, signed(shop, body))
     assert refused_fetch.status_code == 503, refused_fetch.text  # so TMC delivers it again
     assert hub.order(CODE, tid) is None
-    accepted = post(top.signed_query(body))
+    accepted = post(hub, CODE, signed(shop, body))
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["orders"][0]["external_id"] == tid
-    inbound_after = len(hub.inbound())
-    replayed = post(top.signed_query(body))
-    assert replayed.status_code == 409, replayed.text
-    assert len(hub.inbound()) == inbound_after
 
+
+def test_the_published_tmc_dump_that_is_not_json_is_refused_and_kept_for_a_person(
+    hub: HubUnderTest, shop: Tmall
+) -> None:
+    shop.connect(hub, CODE)
     garbled = (OWN / "tmc_not_strict_json.txt").read_bytes()
-    response = hub.http.post(
-        f"{top.hub_url}/orders?{top.signed_query(garbled)}", content=garbled, headers=headers
-    )
+    response = post(hub, CODE, signed(shop, garbled))
     assert response.status_code == 400, response.text
     assert "not valid JSON" in response.text
     (kept,) = [r for r in hub.inbound("rejected") if "3100000000000300" in r["body"]]
@@ -239,16 +195,16 @@ def test_refused_pushes_store_nothing_and_an_unreadable_one_is_kept_for_a_person
 
 
 def test_a_pulled_page_of_100_with_one_unreadable_trade_stores_99_and_rejects_that_one(
-    hub: HubUnderTest, top: TopSimulator
+    hub: HubUnderTest, shop: Tmall
 ) -> None:
-    items = list_demo_items(top)
+    top = shop.sim
     moment = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(minutes=20)
-    skus = [item.channel_sku for item in items.values()]
+    skus = list(shop.mappings)
     tids = [top.new_trade([(skus[i % 3], 1)], at=moment) for i in range(100)]
     bad = tids[37]
     top.corrupt(bad)  # the 100 share one modified second, so one window holds them all
     assert top.trade(bad)["modified"] == top.trade(tids[0])["modified"]
-    connect(hub, top, items)
+    shop.connect(hub, CODE)
 
     def pulled() -> bool:
         status = hub.pull_status(CODE)
@@ -256,7 +212,7 @@ def test_a_pulled_page_of_100_with_one_unreadable_trade_stores_99_and_rejects_th
 
     wait_until(pulled, timeout=30, what="the window of 100 trades pulled")
     assert max(count for *_, count in top.pages_served) == 100  # one page held all of them
-    orders = by_external_id(hub)
+    orders = orders_once(hub, CODE)
     assert set(orders) == set(tids) - {bad}
     rejected = [r for r in hub.inbound("rejected") if bad in r["body"]]
     assert rejected
@@ -264,13 +220,13 @@ def test_a_pulled_page_of_100_with_one_unreadable_trade_stores_99_and_rejects_th
 
 
 def test_the_pull_cursor_never_skips_a_trade_across_an_outage_of_hours_and_a_restart(
-    hub: HubUnderTest, top: TopSimulator
+    hub: HubUnderTest, shop: Tmall
 ) -> None:
-    items = list_demo_items(top)
+    top = shop.sim
     top.faults.down = True
-    connect(hub, top, items)
+    shop.connect(hub, CODE)
     now = datetime.now(SHANGHAI).replace(microsecond=0)
-    skus = [item.channel_sku for item in items.values()]
+    skus = list(shop.mappings)
     # six hours of trades while TOP is down
     tids = [
         top.new_trade(
@@ -297,7 +253,7 @@ def test_the_pull_cursor_never_skips_a_trade_across_an_outage_of_hours_and_a_res
     late = top.new_trade([(skus[0], 1)], paid=True)  # a trade made while the hub catches up
 
     def caught_up() -> dict[str, dict[str, Any]] | None:
-        orders = by_external_id(hub)
+        orders = orders_once(hub, CODE)
         return orders if set(orders) >= {*tids, late} else None
 
     orders = wait_until(caught_up, timeout=60, what="every trade of the outage pulled")

@@ -27,7 +27,6 @@ from omnihub.adapters.channels.woocommerce.client import (
     message_id,
     product_of,
 )
-from omnihub.adapters.channels.woocommerce.simulator import WooCommerceSimulator, wc_json
 from omnihub.domain.errors import ErrorCode
 from omnihub.domain.orders import IncomingLine, OrderStatus
 from omnihub.domain.values import Money
@@ -42,6 +41,7 @@ from omnihub.ports import (
     UnknownChannelStatus,
     UnreadablePayload,
 )
+from omnihub.simulators.channels.woocommerce import WooCommerceSimulator, wc_json
 
 HERE = Path(__file__).parent / "fixtures" / "woocommerce"
 FIXTURES = SHARED_FIXTURES

@@ -110,8 +110,8 @@ class ShipmentUpdate:
 
 class ChannelAdapter(abc.ABC):
     """The port every channel implements. ``mapper.py`` holds its pure native ↔ canonical
-    functions; ``client.py`` the adapter class built on them; ``signature.py`` how it signs;
-    ``simulator.py`` a local stand-in of the platform."""
+    functions; ``client.py`` the adapter class built on them; ``signature.py`` how it signs.
+    The platform's local stand-in lives apart, in ``omnihub.simulators.channels.<name>``."""
 
     name: str
     #: which field of a native line is the channel SKU a mapping matches

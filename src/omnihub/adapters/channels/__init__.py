@@ -1,5 +1,6 @@
-"""Channel adapters: one folder per platform (mapper, client, signature, simulator) and this
-registry. Adding a channel is a new folder and one line below."""
+"""Channel adapters: one folder per platform (mapper, client, signature) and this registry.
+Adding a channel is a new folder and one line below. The platforms themselves are imitated,
+apart and from their own documents, in ``omnihub.simulators.channels``."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ STATES: dict[str, Reading] = {
     "TRADE_CANCELED": Reading(S.CANCELLED),  # 取消
 }
 
-#: canonical status -> the JD state an order in it shows (the way back, e.g. for the simulator)
+#: canonical status -> the JD state an order in it shows (the way back)
 STATE_OF: dict[OrderStatus, str] = {
     S.CREATED: "NOT_PAY",
     S.PAID: "WAIT_SELLER_STOCK_OUT",

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from omnihub.platforms.local_time import SHANGHAI
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_VERSION = "2.0"
-#: JD's gateway refuses a timestamp further than this from its clock (error 8, Invalid Timestamp)
-TIMESTAMP_WINDOW = timedelta(minutes=6)
 
 
 def jd_time(moment: datetime) -> str:

@@ -33,9 +33,13 @@ ORDER_DETAIL = "/order/getOrderDetail"
 SKU_STOCK = "/retail/sku/stock"
 CONFIRM = "/order/confirm"
 PREPARED = "/order/preparationMealComplete"
-#: hub status -> the platform call it makes: the store reserved the goods (the shop accepts,
-#: 商家确认) and the goods are packed (拣货完成, the rider may collect them)
-STATUS_CALLS: dict[str, str] = {"allocated": CONFIRM, "picked": PREPARED}
+#: hub status -> the platform call it makes, with the request method its document gives: the
+#: store reserved the goods (the shop accepts, 商家确认, ``order/confirm``: POST) and the goods
+#: are packed (商家确认已完成拣货, ``order/preparationMealComplete``: GET)
+STATUS_CALLS: dict[str, tuple[str, str]] = {
+    "allocated": ("POST", CONFIRM),
+    "picked": ("GET", PREPARED),
+}
 
 
 class MeituanAdapter(ChannelAdapter):
@@ -152,10 +156,11 @@ class MeituanAdapter(ChannelAdapter):
     def shipment_request(
         self, config: ChannelConfig, update: ShipmentUpdate
     ) -> OutboundRequest | None:
-        path = STATUS_CALLS.get(update.status)
-        if path is None:
+        call = STATUS_CALLS.get(update.status)
+        if call is None:
             return None
-        return self.call(config, "POST", path, {"order_id": update.external_id})
+        method, path = call
+        return self.call(config, method, path, {"order_id": update.external_id})
 
     def check_response(self, status: int, body: bytes) -> None:
         if retryable_status(status):

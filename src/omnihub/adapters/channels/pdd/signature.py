@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import timedelta
-
-#: how far the simulator lets a call's timestamp be from its clock
-TIMESTAMP_WINDOW = timedelta(minutes=10)
 
 
 def signing_text(params: Mapping[str, str], body: bytes = b"") -> bytes:

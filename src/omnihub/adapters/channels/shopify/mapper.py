@@ -53,8 +53,8 @@ FULFILLMENT_STATUS: dict[str | None, str] = {
     "restocked": "fulfilled",
 }
 
-#: The other way: the Shopify state that matches each canonical status (the simulator writes
-#: orders with it, and a shipment push makes Shopify's order ``fulfilled``).
+#: The other way: the Shopify state that matches each canonical status (a shipment push makes
+#: Shopify's order ``fulfilled``).
 TO_SHOPIFY: dict[OrderStatus, tuple[str, str | None, bool]] = {
     # status: (financial_status, fulfillment_status, cancelled)
     S.CREATED: ("pending", None, False),
@@ -269,7 +269,7 @@ def _coordinate(value: Any) -> float | None:
         return None
 
 
-# -- canonical -> Shopify (the simulator writes its orders with this) -------------------------
+# -- canonical -> Shopify (round trips of the mapper) ----------------------------------------
 
 
 def to_native(order: IngestOrder, *, order_id: int, number: int) -> dict[str, Any]:

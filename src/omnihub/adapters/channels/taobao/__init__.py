@@ -22,5 +22,6 @@ Not supported yet: pushing a cancellation (TOP closes only unpaid trades), answe
 requests, reading refund details, shipping part of a trade by line, decrypting masked buyer
 fields (kept as given and listed in ``masked``).
 
-``simulator.py`` is a local TOP router and message pusher for tests and the demo.
+``omnihub.simulators.channels.taobao`` is a local TOP router and message pusher for tests and
+the demo, written apart from this adapter.
 """

@@ -60,7 +60,7 @@ TRADE_STATUS: dict[str, OrderStatus] = {
     "TRADE_CLOSED_BY_TAOBAO": S.CANCELLED,
 }
 
-#: The hub's status -> the TOP trade status that says it (the simulator writes these).
+#: The hub's status -> the TOP trade status that says it (the way back).
 NATIVE_STATUS: dict[OrderStatus, str] = {
     S.CREATED: "WAIT_BUYER_PAY",
     S.PAID: "WAIT_SELLER_SEND_GOODS",

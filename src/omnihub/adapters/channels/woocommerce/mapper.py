@@ -52,8 +52,8 @@ STATUS: dict[str, OrderStatus] = {
 }
 
 #: The other way: the WooCommerce status the hub sets for each status it pushes, and the one
-#: the simulator writes for a canonical status. WooCommerce has no "shipped" in core: a
-#: shipped order is ``completed``.
+#: that says a canonical status. WooCommerce has no "shipped" in core: a shipped order is
+#: ``completed``.
 TO_WOOCOMMERCE: dict[OrderStatus, str] = {
     S.CREATED: "pending",
     S.PAID: "processing",
@@ -227,7 +227,7 @@ def _address(native: dict[str, Any]) -> Address:
     return Address(**values, masked=masked_fields(**values))
 
 
-# -- canonical -> WooCommerce (the simulator writes its orders with this) ---------------------
+# -- canonical -> WooCommerce (round trips of the mapper) ------------------------------------
 
 
 def to_native(

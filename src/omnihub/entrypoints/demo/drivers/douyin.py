@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.douyin.simulator import DouyinSimulator, Item
 from omnihub.entrypoints.demo.native import Story, StoryDriver, price
+from omnihub.simulators.channels.douyin import DouyinSimulator, Item
 
 
 class DouyinDriver(StoryDriver):

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.eleme.simulator import ElemeSimulator, Item
 from omnihub.entrypoints.demo.native import (
     Story,
     StoryDriver,
@@ -18,6 +17,7 @@ from omnihub.entrypoints.demo.native import (
     price,
     written_address,
 )
+from omnihub.simulators.channels.eleme import ElemeSimulator, Item
 
 JSON = {"content-type": "application/json; charset=utf-8"}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.jd.simulator import JdSimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, lines_of
+from omnihub.simulators.channels.jd import JdSimulator
 
 
 class JdDriver(StoryDriver):

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.meituan.simulator import Food, MeituanSimulator
 from omnihub.entrypoints.demo.native import (
     Story,
     StoryDriver,
@@ -18,6 +17,7 @@ from omnihub.entrypoints.demo.native import (
     price,
     written_address,
 )
+from omnihub.simulators.channels.meituan import Food, MeituanSimulator
 
 FORM = {"content-type": "application/x-www-form-urlencoded;charset=utf-8"}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.miniapp.simulator import MiniappSimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, buyer_number, lines_of
+from omnihub.simulators.channels.miniapp import MiniappSimulator
 
 
 class MiniappDriver(StoryDriver):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.pdd.simulator import PddSimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, lines_of
+from omnihub.simulators.channels.pdd import PddSimulator
 
 
 class PddDriver(StoryDriver):

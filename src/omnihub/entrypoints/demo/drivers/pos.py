@@ -8,8 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.pos.simulator import PosSimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, buyer_number, lines_of
+from omnihub.simulators.channels.pos import PosSimulator
 
 #: the demo's payment providers -> the tills' payment methods
 METHODS = {"wechatpay": "wechat", "alipay": "alipay", "unionpay": "card"}

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.shopify.simulator import Delivery, ShopifySimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, buyer_number, lines_of
+from omnihub.simulators.channels.shopify import Delivery, ShopifySimulator
 
 
 class ShopifyDriver(StoryDriver):

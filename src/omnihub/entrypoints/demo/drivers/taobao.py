@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.taobao.simulator import TopSimulator
 from omnihub.entrypoints.demo.native import Story, StoryDriver, lines_of
+from omnihub.simulators.channels.taobao import TopSimulator
 
 
 class TaobaoDriver(StoryDriver):

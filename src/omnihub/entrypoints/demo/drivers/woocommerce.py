@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from omnihub.adapters.channels.woocommerce.simulator import (
+from omnihub.entrypoints.demo.native import Story, StoryDriver, buyer_number, lines_of
+from omnihub.simulators.channels.woocommerce import (
     Delivery,
     WooCommerceSimulator,
     wc_json,
 )
-from omnihub.entrypoints.demo.native import Story, StoryDriver, buyer_number, lines_of
 
 
 class WooCommerceDriver(StoryDriver):

@@ -1,4 +1,5 @@
-"""A local stand-in of the TOP platform for tests and the demo.
+"""A local stand-in of the TOP platform (Taobao Open Platform, which serves Taobao and Tmall
+shops alike) for tests and the demo, written from TOP's documents and not from the adapter.
 
 It lists items (num_iid, sku_id and merchant codes), creates trades in the TOP format and moves
 them through their life (paid, refund requested, closed), serves the TOP router
@@ -8,31 +9,106 @@ modified window, newest first, with paging), ``taobao.trade.fullinfo.get``,
 ``taobao.logistics.dummy.send``; it checks each call's app key, session, timestamp and TOP
 signature, and answers errors in TOP's own ``error_response`` (code 7 App Call Limited for a
 rate limit, code 15 with an ``isp.`` sub code for a failure). It pushes TMC messages (and whole
-trades) to the hub, signed as the adapter expects.
+trades) to the hub.
+
+What it follows, from TOP's documents:
+
+- signing (API 调用方法详解 / 签名算法): every parameter but ``sign`` and the empty ones, sorted
+  by name in ASCII order, written ``name1value1name2value2...``; ``sign_method=md5`` is the MD5
+  of ``secret + text + secret``, ``hmac`` the HMAC-MD5 of the text keyed with the secret,
+  ``hmac-sha256`` the HMAC-SHA256; upper-case hex. The documentation's worked example
+  (app_key ``test``, secret ``test``, ``taobao.user.seller.get``) gives
+  ``72CB4D809B375A54502C09360D879C64``. A message pushed to a receiver carries ``app_key``,
+  ``timestamp``, ``sign_method`` and ``sign`` in its query, signed the same way with the raw
+  body appended to the text (the way TOP signs a call whose payload is a body, e.g. 奇门);
+- times: "yyyy-MM-dd HH:mm:ss", Beijing time; a call more than ten minutes off is refused;
+- the platform error codes (21 Missing Method, 22 Invalid Method, 24 Missing Signature, 25
+  Invalid Signature, 26 Missing Session, 27 Invalid Session, 29 Invalid App Key, 31 Invalid
+  Timestamp, 40 Missing Required Arguments, 41 Invalid Arguments, 7 App Call Limited, 15
+  Remote service error with ``isv.*`` / ``isp.*`` sub codes);
+- ``taobao.trades.sold.increment.get``: a window of at most one day, at most 100 a page,
+  ``total_results`` or, with ``use_has_next``, ``has_next``;
+- ``taobao.item.quantity.update``: ``type`` 1 sets the quantity, 2 adds to it;
+- logistics company codes as ``taobao.logistics.companies.get`` lists them.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.taobao import mapper, signature
-from omnihub.adapters.channels.taobao.client import ROUTER_PATH
-from omnihub.platforms.local_time import SHANGHAI
+from omnihub.platforms.local_time import SHANGHAI, local_text
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
+ROUTER_PATH = "/router/rest"
 #: the longest window ``taobao.trades.sold.increment.get`` accepts
 MAX_PULL_WINDOW = timedelta(days=1)
 MAX_PAGE_SIZE = 100
 #: how far a call's timestamp may be from the platform's clock
 MAX_CLOCK_SKEW = timedelta(minutes=10)
-KNOWN_COMPANIES = frozenset(mapper.CARRIER_CODES.values())
+SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
+#: logistics company codes (``company_code``) as ``taobao.logistics.companies.get`` lists them
+LOGISTICS_COMPANIES: dict[str, str] = {
+    "SF": "顺丰速运",
+    "ZTO": "中通快递",
+    "YTO": "圆通速递",
+    "STO": "申通快递",
+    "YUNDA": "韵达快递",
+    "EMS": "EMS",
+    "EYB": "EMS经济快递",
+    "POSTB": "邮政快递包裹",
+    "JD": "京东快递",
+    "DBKD": "德邦快递",
+    "HTKY": "百世快递",
+    "ZJS": "宅急送",
+    "TTKDEX": "天天快递",
+    "QFKD": "全峰快递",
+    "GTO": "国通快递",
+    "UC": "优速快递",
+    "FAST": "快捷快递",
+}
+
+
+def top_time(moment: datetime) -> str:
+    """A time as TOP writes it: "yyyy-MM-dd HH:mm:ss", Beijing time, no offset."""
+    return local_text(moment)
+
+
+def top_datetime(value: str) -> datetime:
+    """A TOP time ("yyyy-MM-dd HH:mm:ss", Asia/Shanghai); ``ValueError`` if it is not one."""
+    return datetime.strptime(value + " +0800", "%Y-%m-%d %H:%M:%S %z").astimezone(SHANGHAI)
+
+
+def signing_text(params: Mapping[str, object]) -> str:
+    """``name1value1name2value2...`` over the parameters sorted by name, leaving out ``sign``
+    and the empty ones."""
+    names = sorted(k for k, v in params.items() if k != "sign" and v is not None and str(v) != "")
+    return "".join(f"{name}{params[name]}" for name in names)
+
+
+def top_sign(
+    params: Mapping[str, object], secret: str, sign_method: str = "md5", body: bytes = b""
+) -> str:
+    """TOP's ``sign`` of a call (and of a pushed message: its query parameters, then its raw
+    body), upper-case hex; ``ValueError`` for a sign method TOP does not have."""
+    text = signing_text(params).encode("utf-8") + body
+    key = secret.encode("utf-8")
+    if sign_method == "md5":
+        return hashlib.md5(key + text + key).hexdigest().upper()
+    if sign_method == "hmac":
+        return hmac.new(key, text, hashlib.md5).hexdigest().upper()
+    if sign_method == "hmac-sha256":
+        return hmac.new(key, text, hashlib.sha256).hexdigest().upper()
+    raise ValueError(f"TOP has no sign_method {sign_method!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +146,6 @@ class TopError(Exception):
             self.body["sub_code"] = sub_code
         if sub_msg:
             self.body["sub_msg"] = sub_msg
-
-
-def top_datetime(value: str) -> datetime:
-    """A TOP time ("yyyy-MM-dd HH:mm:ss", Asia/Shanghai); ``ValueError`` if it is not one."""
-    return datetime.strptime(value + " +0800", "%Y-%m-%d %H:%M:%S %z").astimezone(SHANGHAI)
 
 
 def error_response(error: TopError, request_id: str = "sim") -> SimResponse:
@@ -201,8 +272,8 @@ class TopSimulator(PlatformSimulator):
             "tid_str": str(tid),
             "status": "WAIT_BUYER_PAY",
             "type": "fixed",
-            "created": mapper.top_time(at),
-            "modified": mapper.top_time(at),
+            "created": top_time(at),
+            "modified": top_time(at),
             "total_fee": f"{sum(Decimal(o['price']) * o['num'] for o in orders):.2f}",
             "discount_fee": "0.00",
             "adjust_fee": "0.00",
@@ -255,7 +326,7 @@ class TopSimulator(PlatformSimulator):
                 line["refund_status"] = refund_status
         if status:
             trade["status"] = status
-        trade["modified"] = mapper.top_time(at)
+        trade["modified"] = top_time(at)
         self._keep(tid, trade, at)
         return trade
 
@@ -273,7 +344,7 @@ class TopSimulator(PlatformSimulator):
             tid,
             at=at,
             status="WAIT_SELLER_SEND_GOODS",
-            pay_time=mapper.top_time(at),
+            pay_time=top_time(at),
             alipay_no=f"2026{tid}",
         )
 
@@ -315,12 +386,10 @@ class TopSimulator(PlatformSimulator):
         """The query string of a push: app key, timestamp, sign method and TOP sign."""
         params = {
             "app_key": self.app_key,
-            "timestamp": mapper.top_time(timestamp or datetime.now(SHANGHAI)),
+            "timestamp": top_time(timestamp or datetime.now(SHANGHAI)),
             "sign_method": sign_method or self.sign_method,
         }
-        params["sign"] = signature.top_sign(
-            params, secret or self.secret, params["sign_method"], body
-        )
+        params["sign"] = top_sign(params, secret or self.secret, params["sign_method"], body)
         return urlencode(params)
 
     def message(self, tid: str, topic: str, *, message_id: int | None = None) -> dict[str, Any]:
@@ -337,7 +406,7 @@ class TopSimulator(PlatformSimulator):
         return {
             "id": message_id or 4100000000000000000 + self._next(),
             "topic": topic,
-            "pub_time": mapper.top_time(datetime.now(SHANGHAI)),
+            "pub_time": top_time(datetime.now(SHANGHAI)),
             "pub_app_key": self.app_key,
             "user_id": 2200000001,
             "user_nick": "omnihub演示旗舰店",
@@ -443,11 +512,11 @@ class TopSimulator(PlatformSimulator):
         if abs(stamp - datetime.now(SHANGHAI)) > MAX_CLOCK_SKEW:
             raise refuse(TopError(31, "Invalid Timestamp", None, "more than 10 minutes off"))
         method = params.get("sign_method") or "md5"
-        if method not in signature.SIGN_METHODS:
+        if method not in SIGN_METHODS:
             raise refuse(TopError(41, "Invalid Arguments", "isv.invalid-parameter:sign_method"))
         if not params.get("sign"):
             raise refuse(TopError(24, "Missing Signature"))
-        if params["sign"] != signature.top_sign(params, self.secret, method):
+        if params["sign"] != top_sign(params, self.secret, method):
             raise refuse(TopError(25, "Invalid Signature"))
 
     @staticmethod
@@ -556,7 +625,7 @@ class TopSimulator(PlatformSimulator):
                 "item": {
                     "num_iid": listing.num_iid,
                     "num": total,
-                    "modified": mapper.top_time(datetime.now(SHANGHAI)),
+                    "modified": top_time(datetime.now(SHANGHAI)),
                 }
             }
         }
@@ -579,13 +648,11 @@ class TopSimulator(PlatformSimulator):
             )
         self.record_shipment(shipment)
         now = self.now()
-        self.change(
-            tid, at=now, status="WAIT_BUYER_CONFIRM_GOODS", consign_time=mapper.top_time(now)
-        )
+        self.change(tid, at=now, status="WAIT_BUYER_CONFIRM_GOODS", consign_time=top_time(now))
 
     def _offline_send(self, params: dict[str, str]) -> dict[str, Any]:
         self._required(params, "tid", "out_sid", "company_code")
-        if params["company_code"] not in KNOWN_COMPANIES:
+        if params["company_code"] not in LOGISTICS_COMPANIES:
             raise TopError(
                 15,
                 "Remote service error",

@@ -4,10 +4,20 @@ REST calls the hub makes (inventory levels, fulfillments), checking the access t
 shape of every call. Faults come in Shopify's own words: a 429 with ``Retry-After`` and the
 "Exceeded 2 calls per second" body, a 5xx, duplicate deliveries with the same webhook id, and
 an order's later state delivered before its first.
+
+Written from Shopify's documents, not from the adapter: a webhook is signed with
+``X-Shopify-Hmac-Sha256``, the base64 HMAC-SHA256 of the raw body keyed with the app's client
+secret (shopify.dev, "Verify webhooks"), and carries ``X-Shopify-Topic``,
+``X-Shopify-Webhook-Id`` (the same on every retry), ``X-Shopify-Triggered-At``,
+``X-Shopify-Shop-Domain`` and ``X-Shopify-API-Version``; the Admin REST API takes the
+``X-Shopify-Access-Token`` header.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -19,7 +29,6 @@ from typing import Any
 
 import httpx
 
-from omnihub.adapters.channels.shopify import signature
 from omnihub.platforms.local_time import SHANGHAI, utc_now
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
@@ -29,6 +38,13 @@ RATE_LIMITED = (
     "uninterrupted service."
 )
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+def webhook_hmac(secret: str, body: bytes) -> str:
+    """``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the raw body, keyed with the
+    app's client secret."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 @dataclass
@@ -317,7 +333,7 @@ class ShopifySimulator(PlatformSimulator):
         return {
             "Content-Type": "application/json",
             "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": signature.sign(self.secret, body),
+            "X-Shopify-Hmac-Sha256": webhook_hmac(self.secret, body),
             "X-Shopify-Shop-Domain": self.shop,
             "X-Shopify-API-Version": API_VERSION,
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),

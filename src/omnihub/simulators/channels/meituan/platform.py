@@ -3,19 +3,28 @@
 It creates orders in the platform's format and pushes them to the hub as signed form
 callbacks (the whole order when paid, accepted or completed; the order id alone for
 cancellations; ``notify_type`` refund callbacks), answers ``order/getOrderDetail`` with the
-order as it stands, and receives the hub's calls: ``retail/sku/stock``, ``order/confirm``,
-``order/preparationMealComplete``, each checked for its ``sig``, ``app_id``, timestamp and
-shape. Errors are answered HTTP 200 with ``{"data": "ng", "error": {"code", "msg"}}``: 711 for
-the rate-limit fault, 700 for the error fault, 703 for a wrong sig, 701 for a bad parameter,
-808 for an unknown order or a state that does not allow the call.
+order as it stands (GET), and receives the hub's calls: ``retail/sku/stock`` (POST),
+``order/confirm`` (POST, docDetail 111) and ``order/preparationMealComplete`` (GET, docDetail
+217), each by the request method its document gives, checked for its ``sig``, ``app_id``,
+timestamp and shape. Errors are answered HTTP 200 with ``{"data": "ng", "error": {"code",
+"msg"}}``: 711 for the rate-limit fault, 700 for the error fault, 703 for a wrong sig, 701 for
+a bad parameter, 808 for an unknown order or a state that does not allow the call.
 
 Choices of this stand-in (the real platform's code table is longer and may differ): the
 error codes above; a call that accepts an order changes it here but pushes no callback back;
 ``utime`` advances by at least a second with every change, so each change is newer.
+
+Written from the platform's documents, not from the adapter: every call and every push carries
+``app_id``, ``timestamp`` (Unix seconds) and ``sig``, the lower-case hex MD5 of the request URL
+without its query, ``?``, the parameters sorted by name as ``name=value`` joined with ``&``
+(every parameter but ``sig``, values as they read once URL-decoded) and the app secret; for a
+push the URL is the callback URL registered with the platform. Order callbacks are forms: the
+order's fields, ``detail`` (the foods) and ``extras`` as JSON text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -25,12 +34,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.meituan.signature import SIG, sig
 from omnihub.platforms.local_time import SHANGHAI
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_PREFIX = "/api/v1"
+SIG = "sig"
 TIMESTAMP_WINDOW_SECONDS = 600
+
+
+def sig(url: str, params: dict[str, str], secret: str) -> str:
+    """``sig`` of a request to ``url`` (no query) with ``params`` (``sig`` itself left out)."""
+    joined = "&".join(f"{name}={params[name]}" for name in sorted(params) if name != SIG)
+    return hashlib.md5(f"{url}?{joined}{secret}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ class MeituanSimulator(PlatformSimulator):
             ("GET", "/order/getOrderDetail", self._order_detail),
             ("POST", "/retail/sku/stock", self._sku_stock),
             ("POST", "/order/confirm", self._confirm),
-            ("POST", "/order/preparationMealComplete", self._prepared),
+            ("GET", "/order/preparationMealComplete", self._prepared),
         ):
             self.route(method, API_PREFIX + path, handler)
 
@@ -113,9 +128,11 @@ class MeituanSimulator(PlatformSimulator):
         pay_type: int = 2,
         shipping_fee: Decimal = Decimal("5.00"),
         unknown_food: str | None = None,
+        push: bool = True,
     ) -> str:
-        """A buyer pays: the order is kept and pushed whole (推送已支付订单). With the
-        ``out_of_order`` fault the callback is held back until the order's next callback."""
+        """A buyer pays: the order is kept and pushed whole (推送已支付订单), unless ``push`` is
+        false (the caller sends it). With the ``out_of_order`` fault the callback is held back
+        until the order's next callback."""
         order_id = str(next(self._order_ids))
         now = int(time.time())
         detail: list[dict[str, Any]] = []
@@ -183,6 +200,8 @@ class MeituanSimulator(PlatformSimulator):
         }
         self.keep_order(order_id, order, datetime.fromtimestamp(now, SHANGHAI))
         params = self.order_params(order)
+        if not push:
+            return order_id
         if self.faults.out_of_order:
             with self.lock:
                 self._held_back[order_id] = (params, now)

@@ -5,12 +5,19 @@ when a webhook is saved) and answers the REST API v3 calls the hub makes (produc
 variation stock, order status), checking basic auth and the shape of every call. Faults come
 in WooCommerce's words: a 429 ``rest_too_many_requests``, a 500 "critical error", duplicate
 deliveries, and an order's later state delivered before its first.
+
+Written from WooCommerce's documents, not from the adapter: a delivery carries
+``X-WC-Webhook-Signature``, "a base64 encoded HMAC-SHA256 hash of the payload" keyed with the
+webhook's secret (REST API docs, Webhooks, Delivery/payload), with ``X-WC-Webhook-Topic``,
+``-Resource``, ``-Event``, ``-ID``, ``-Delivery-ID`` and ``-Source``; the body is what
+``wp_json_encode`` writes; the REST API v3 takes basic auth with the consumer key and secret.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -21,7 +28,6 @@ from typing import Any
 
 import httpx
 
-from omnihub.adapters.channels.woocommerce import signature
 from omnihub.platforms.local_time import SHANGHAI, utc_now
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
@@ -52,6 +58,13 @@ class Delivery:
 def wc_json(value: Any) -> bytes:
     """JSON as ``wp_json_encode`` writes it: compact, ASCII with \\u escapes, and ``\\/``."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``X-WC-Webhook-Signature``: base64 of the HMAC-SHA256 of the body as sent, keyed with
+    the webhook's secret."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 def wc_error(code: str, message: str, status: int) -> SimResponse:
@@ -363,7 +376,7 @@ class WooCommerceSimulator(PlatformSimulator):
             "X-WC-Webhook-Topic": topic,
             "X-WC-Webhook-Resource": resource,
             "X-WC-Webhook-Event": event,
-            "X-WC-Webhook-Signature": signature.sign(self.secret, body),
+            "X-WC-Webhook-Signature": webhook_signature(self.secret, body),
             "X-WC-Webhook-ID": str(webhook),
             "X-WC-Webhook-Delivery-ID": delivery,
         }

@@ -12,10 +12,27 @@ error fault, ``INVALID_SIGNATURE``/``UNAUTHORIZED``/``VALIDATION_FAILED`` for ba
 Choices of this stand-in (the real platform may differ): a call that accepts or packs an
 order changes its state here but pushes no message back; a stock value is kept under the
 item's merchant code (``extendCode``), the channel SKU the hub maps.
+
+Written from the platform's documents and SDKs, not from the adapter:
+
+- a push envelope ``{"requestId", "type", "appId", "message", "shopId", "timestamp",
+  "signature", "userId"}`` is signed over its seven other fields: sorted by name, each written
+  ``name=value`` (the value as text, ``message`` the JSON string it is), joined with nothing,
+  the app secret appended, MD5, upper-case hex (the SDKs' ``CallbackValidationUtil``);
+- an API call ``{"nop": "1.0.0", "id", "action", "token", "metas": {"app_key", "timestamp"},
+  "params", "signature"}`` is signed over ``metas`` and ``params`` together: each entry
+  written ``name=<JSON of the value>``, those strings sorted and joined with nothing, and
+  ``action + token + that + secret`` hashed with MD5, upper-case hex (the signing guide's
+  steps, and the Python SDK's ``generate_signature``; the Java SDK sorts by name instead,
+  which only differs for a name followed by a character below ``=``, none of the calls here);
+- times in orders are local (Asia/Shanghai) without an offset; ``timestamp`` of a push is Unix
+  milliseconds; order states ``unprocessed``, ``valid``, ``invalid``, ``settled``,
+  ``refunding``; refund states ``noRefund``, ``applied``, ``rejected``, ``successful``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -25,13 +42,49 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.eleme.signature import api_signature, push_signature
 from omnihub.platforms.local_time import SHANGHAI
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
 
 API_PATH = "/api/v1/"
 #: how far a call's metas.timestamp may be from the platform's clock
 TIMESTAMP_WINDOW_SECONDS = 600
+
+
+#: the envelope fields a push signature covers
+SIGNED_FIELDS = ("appId", "message", "requestId", "shopId", "timestamp", "type", "userId")
+
+
+def _text(value: Any) -> str:
+    """A value as the SDKs append it to the string they sign (Java's ``toString``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def push_signature(envelope: dict[str, Any], secret: str) -> str:
+    """The ``signature`` of a push envelope."""
+    signed = "".join(f"{name}={_text(envelope.get(name))}" for name in sorted(SIGNED_FIELDS))
+    return hashlib.md5((signed + secret).encode("utf-8")).hexdigest().upper()
+
+
+def api_signature(
+    action: str, token: str, metas: dict[str, Any], params: dict[str, Any], secret: str
+) -> str:
+    """The ``signature`` of an API call, as the platform's signing guide lays it out: every
+    entry of ``metas`` and ``params`` written ``name=<JSON of the value>``, the strings sorted,
+    joined with nothing, between ``action + token`` and the secret."""
+    merged = {**params, **metas}
+    entries = sorted(
+        f"{name}={json.dumps(value, ensure_ascii=False, separators=(',', ':'))}"
+        for name, value in merged.items()
+    )
+    return (
+        hashlib.md5((action + token + "".join(entries) + secret).encode("utf-8"))
+        .hexdigest()
+        .upper()
+    )
 
 
 @dataclass(frozen=True)
@@ -110,9 +163,11 @@ class ElemeSimulator(PlatformSimulator):
         online_paid: bool = True,
         deliver_fee: Decimal = Decimal("5.00"),
         unknown_item: str | None = None,
+        push: bool = True,
     ) -> str:
-        """A buyer's order becomes effective: kept and pushed as a type-10 message. With the
-        ``out_of_order`` fault the message is held back until the order's next message."""
+        """A buyer's order becomes effective: kept and pushed as a type-10 message, unless
+        ``push`` is false (the caller sends it). With the ``out_of_order`` fault the message is
+        held back until the order's next message."""
         order_id = str(next(self._order_ids))
         now = _local_now()
         items = []
@@ -165,6 +220,8 @@ class ElemeSimulator(PlatformSimulator):
             "downgraded": False,
         }
         self.keep_order(order_id, order, datetime.now(SHANGHAI))
+        if not push:
+            return order_id
         body = self.envelope(10, order)
         if self.faults.out_of_order:
             with self.lock:

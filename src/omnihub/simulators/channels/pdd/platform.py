@@ -7,22 +7,41 @@ come back as PDD's ``{"error_response": {"error_code", "error_msg", "sub_code", 
 Error codes: 70031 (calls too frequent) is the platform's rate-limit code; the others
 (10000 bad parameters, 10001 no such API, 10016 bad client_id or access_token, 10019 bad
 sign, 10020 stale timestamp, 50001 system busy) are this simulator's own choice.
+
+Written from the open platform's documents, not from the adapter: a call carries ``type`` (the
+API), ``client_id``, ``access_token``, ``timestamp`` (Unix seconds), ``data_type``,
+``version`` and its business parameters as plain parameters; ``sign`` is the upper-case hex
+MD5 of ``client_secret + name1value1name2value2... + client_secret`` over every other
+parameter sorted by name (签名算法). Times in orders are "yyyy-MM-dd HH:mm:ss", Beijing time;
+money in yuan as numbers; ``order_status`` 1 待发货 / 2 已发货待签收 / 3 已签收,
+``refund_status`` 1 无售后或售后关闭 / 2 售后处理中 / 3 退款中 / 4 退款成功 (as in the
+``pdd.order.information.get`` and increment-list examples). A relay pushing an order to the
+hub signs it the same way over its query parameters with the raw body appended to the text.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.pdd import client
-from omnihub.adapters.channels.pdd.signature import TIMESTAMP_WINDOW, sign
-from omnihub.platforms.local_time import SHANGHAI
-from omnihub.ports import UnreadablePayload
+from omnihub.platforms.local_time import local_text
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
+
+ROUTER = "/api/router"
+INCREMENT = "pdd.order.number.list.increment.get"
+INFORMATION = "pdd.order.information.get"
+QUANTITY = "pdd.goods.quantity.update"
+SEND = "pdd.logistics.online.send"
+RATE_LIMITED = 70031
+SYSTEM_BUSY = 50001
+#: how far a call's timestamp may be from the platform's clock
+TIMESTAMP_WINDOW = timedelta(minutes=10)
 
 ERRORS: dict[int, tuple[str, str]] = {
     10000: ("业务参数错误", "isv.invalid-parameter"),
@@ -30,13 +49,20 @@ ERRORS: dict[int, tuple[str, str]] = {
     10016: ("client_id或access_token无效", "isv.invalid-client"),
     10019: ("签名校验失败", "isv.invalid-sign"),
     10020: ("timestamp已过期", "isv.invalid-timestamp"),
-    client.RATE_LIMITED: ("调用过于频繁，请调整调用频率", "isv.call-limited"),
-    client.SYSTEM_BUSY: ("系统繁忙，请稍后重试", "isp.system-busy"),
+    RATE_LIMITED: ("调用过于频繁，请调整调用频率", "isv.call-limited"),
+    SYSTEM_BUSY: ("系统繁忙，请稍后重试", "isp.system-busy"),
 }
 
 #: the longest updated_at window PDD answers in one call
 MAX_WINDOW = timedelta(minutes=30)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def pop_sign(client_secret: str, params: Mapping[str, str], body: bytes = b"") -> str:
+    """``sign``: upper-case hex MD5 of the client secret, the parameters sorted by name as
+    ``name1value1...`` (``sign`` and empty values left out), the raw body if any, the secret."""
+    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
+    payload = client_secret.encode() + text.encode() + body + client_secret.encode()
+    return hashlib.md5(payload).hexdigest().upper()
 
 
 def error(code: int, detail: str = "") -> SimResponse:
@@ -56,7 +82,7 @@ def error(code: int, detail: str = "") -> SimResponse:
 
 def pdd_time(moment: datetime) -> str:
     """Beijing local time to the second, as PDD writes times."""
-    return moment.astimezone(SHANGHAI).strftime(TIME_FORMAT)
+    return local_text(moment)
 
 
 class PddSimulator(PlatformSimulator):
@@ -83,7 +109,7 @@ class PddSimulator(PlatformSimulator):
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.ids = itertools.count(1)
         self.ids_only = False
-        self.route("POST", client.ROUTER, self._router)
+        self.route("POST", ROUTER, self._router)
 
     @property
     def credentials(self) -> dict[str, Any]:
@@ -221,7 +247,7 @@ class PddSimulator(PlatformSimulator):
         }
         if msg_id:
             query["msg_id"] = msg_id
-        query["sign"] = sign(secret or self.secret, query, body)
+        query["sign"] = pop_sign(secret or self.secret, query, body)
         return body, query
 
     def push_order(self, order_sn: str, *, msg_id: str | None = None) -> int:
@@ -249,10 +275,10 @@ class PddSimulator(PlatformSimulator):
 
     # -- the platform's error answers ---------------------------------------------------------
     def rate_limit_answer(self, request: SimRequest) -> SimResponse:
-        return error(client.RATE_LIMITED)
+        return error(RATE_LIMITED)
 
     def error_answer(self, request: SimRequest) -> SimResponse:
-        return error(client.SYSTEM_BUSY)
+        return error(SYSTEM_BUSY)
 
     # -- the router ---------------------------------------------------------------------------
     def _router(self, request: SimRequest) -> SimResponse:
@@ -265,7 +291,7 @@ class PddSimulator(PlatformSimulator):
                 return self._refused(request, 10000, f"no {name}")
         if params["client_id"] != self.client_id or params.get("access_token") != self.access_token:
             return self._refused(request, 10016)
-        if params["sign"] != sign(self.secret, params):
+        if params["sign"] != pop_sign(self.secret, params):
             return self._refused(request, 10019)
         if not params["timestamp"].isdigit():
             return self._refused(request, 10020, params["timestamp"])
@@ -273,16 +299,16 @@ class PddSimulator(PlatformSimulator):
         if abs(datetime.now(UTC) - sent) > TIMESTAMP_WINDOW:
             return self._refused(request, 10020, params["timestamp"])
         handler = {
-            client.INCREMENT: self._increment,
-            client.INFORMATION: self._information,
-            client.QUANTITY: self._quantity,
-            client.SEND: self._send,
+            INCREMENT: self._increment,
+            INFORMATION: self._information,
+            QUANTITY: self._quantity,
+            SEND: self._send,
         }.get(params["type"])
         if handler is None:
             return self._refused(request, 10001, params["type"])
         try:
             return handler(request, params)
-        except (KeyError, ValueError, TypeError, UnreadablePayload) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             return self._refused(request, 10000, f"{type(exc).__name__}: {exc}")
 
     def _refused(self, request: SimRequest, code: int, detail: str = "") -> SimResponse:

@@ -2,7 +2,8 @@
 
 Cashiers ring up sales and returns at a store; each receipt is sent to the hub signed
 (``X-Omnihub-Signature``/``-Timestamp``, ``X-Request-Id``). The hub's stock pushes
-(``POST /stock``) are checked for signature, freshness and shape and kept per store, as the
+(``POST /stock``) are checked for signature (the signing of docs/integration.md, written in
+``omnihub_signature``), freshness and shape and kept per store, as the
 tills show them. Faults answer as the tills' server would: HTTP 429 with ``Retry-After``, HTTP
 500.
 """
@@ -17,12 +18,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.pos import mapper
-from omnihub.adapters.channels.pos.signature import signed_headers, verify
-from omnihub.domain.orders import IngestOrder
 from omnihub.platforms.local_time import SHANGHAI
-from omnihub.ports import ChannelRefused, InboundRequest
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
+from omnihub.simulators.channels.omnihub_signature import refusal, signed_headers
 
 MAX_SKEW_SECONDS = 300
 #: how the tills write their local time (no offset)
@@ -129,11 +127,6 @@ class PosSimulator(PlatformSimulator):
             self.notify(receipt_no)
         return receipt_no
 
-    def canonical(self, receipt_no: str) -> IngestOrder:
-        with self.lock:
-            receipt = copy.deepcopy(self.receipts[receipt_no])
-        return mapper.to_order("pos", receipt, "")
-
     # -- sending to the hub -------------------------------------------------------------------
     def body(self, receipt_no: str) -> bytes:
         with self.lock:
@@ -178,15 +171,9 @@ class PosSimulator(PlatformSimulator):
 
     # -- what the hub calls -------------------------------------------------------------------
     def _stock(self, request: SimRequest) -> SimResponse:
-        try:
-            verified = verify(
-                self.secret, InboundRequest(request.body, request.headers, request.query)
-            )
-        except ChannelRefused as exc:
-            return self.refuse(request, exc.message, 401)
-        assert verified.sent_at is not None
-        if abs(time.time() - verified.sent_at.timestamp()) > MAX_SKEW_SECONDS:
-            return self.refuse(request, "the timestamp is outside the window", 401)
+        why = refusal(self.secret, request.headers, request.body, MAX_SKEW_SECONDS)
+        if why is not None:
+            return self.refuse(request, why, 401)
         try:
             payload = json.loads(request.body)
         except ValueError:

@@ -3,10 +3,22 @@ makes: ``jingdong.pop.order.search`` (orders by modified time, paged), ``jingdon
 ``jingdong.stock.write.updateSkuStock`` and ``jingdong.pop.order.shipment``. Every call's
 signature, timestamp and shape is checked; errors come back as JD's ``error_response``.
 
-Error codes: 2 (App Call Limited), 8 (Invalid Timestamp), 11 (Missing Signature),
-12 (Invalid Signature), 14 (Missing Method), 15 (Invalid Method) are from JD's published
-gateway table; 19 (bad app_key or access_token), 66 (bad business parameters) and
-67 (system busy) are this simulator's own choice.
+Written from JOS's documents, not from the adapter:
+
+- a router call carries ``method``, ``app_key``, ``access_token``, ``timestamp``
+  ("yyyy-MM-dd HH:mm:ss", Beijing time), ``v`` and the business parameters as one JSON string,
+  ``360buy_param_json``; ``sign`` is the upper-case hex MD5 of ``secret + name1value1name2value2
+  ... + secret`` over the other parameters sorted by name (签名算法, jos.jd.com commondoc 33);
+- the gateway's error table (网关系统错误码): 2 App Call Limited, 4 Missing Version, 7 Missing
+  Timestamp, 8 Invalid Timestamp (the gateway allows a client six minutes off), 11 Missing
+  Signature, 12 Invalid Signature, 14 Missing Method, 15 Invalid Method, 18 Missing
+  access_token, 19 Invalid access_token, 20 Missing app_key, 21 Invalid app_key. 66 (bad
+  business parameters) and 67 (system busy) are this simulator's own choice;
+- answers under ``<method with _>_responce`` (JD spells it so), a business failure as
+  ``success: false`` in the result;
+- the POP order states (``orderState``) and the ``orderInfo`` fields of the order APIs;
+- a relay pushing an order to the hub signs it the same way over its query parameters
+  (``app_key``, ``timestamp``, ``msg_id``) with the raw body appended to the text.
 """
 
 from __future__ import annotations
@@ -15,15 +27,38 @@ import base64
 import hashlib
 import itertools
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from omnihub.adapters.channels.jd import client, mapper
-from omnihub.adapters.channels.jd.signature import TIMESTAMP_WINDOW, jd_time, sign
-from omnihub.adapters.native import local_time
-from omnihub.ports import UnreadablePayload
+from omnihub.platforms.local_time import SHANGHAI, local_text
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
+
+ROUTER = "/routerjson"
+SEARCH = "jingdong.pop.order.search"
+GET = "jingdong.pop.order.get"
+STOCK = "jingdong.stock.write.updateSkuStock"
+SHIPMENT = "jingdong.pop.order.shipment"
+#: how far a call's timestamp may be from the gateway's clock
+TIMESTAMP_WINDOW = timedelta(minutes=6)
+RATE_LIMITED = "2"
+SYSTEM_BUSY = "67"
+#: ``logiCoprId`` of 厂家自送 (the seller delivers): the one company that needs no ``logiNo``
+SELF_DELIVERY = "1274"
+#: the POP order states (``orderState``); a search without ``order_state`` serves them all
+ORDER_STATES = (
+    "NOT_PAY",
+    "WAIT_SELLER_STOCK_OUT",
+    "WAIT_SELLER_DELIVERY",
+    "WAIT_SEND_CODE",
+    "LOCKED",
+    "POP_ORDER_PAUSE",
+    "PAUSE",
+    "WAIT_GOODS_RECEIVE_CONFIRM",
+    "FINISHED_L",
+    "TRADE_CANCELED",
+)
 
 ERRORS: dict[str, tuple[str, str]] = {
     "2": ("限制时间内调用失败次数", "App Call Limited"),
@@ -34,12 +69,33 @@ ERRORS: dict[str, tuple[str, str]] = {
     "12": ("无效签名", "Invalid Signature"),
     "14": ("缺少方法名参数", "Missing Method"),
     "15": ("不存在的方法名", "Invalid Method"),
-    "19": ("无效的app_key或access_token", "Invalid App Key or Access Token"),
+    "18": ("缺少access_token参数", "Missing access_token"),
+    "19": ("无效access_token", "Invalid access_token"),
+    "20": ("缺少app_key参数", "Missing app_key"),
+    "21": ("无效app_key", "Invalid app_key"),
     "66": ("业务参数错误", "Invalid Business Parameters"),
     "67": ("系统繁忙", "System Busy"),
 }
 
 _SHIPPABLE = frozenset({"WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY"})
+
+
+def jd_time(moment: datetime) -> str:
+    """A moment as JD writes times: Beijing local time to the second, no offset."""
+    return local_text(moment)
+
+
+def jd_datetime(value: Any) -> datetime:
+    """A JD time ("yyyy-MM-dd HH:mm:ss", Beijing time); ``ValueError`` if it is not one."""
+    return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+
+
+def jos_sign(secret: str, params: Mapping[str, str], body: bytes = b"") -> str:
+    """``sign``: upper-case hex MD5 of the secret, the parameters sorted by name as
+    ``name1value1...`` (``sign`` and empty values left out), the raw body if any, the secret."""
+    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
+    payload = secret.encode() + text.encode() + body + secret.encode()
+    return hashlib.md5(payload).hexdigest().upper()
 
 
 def error(code: str, detail: str = "") -> SimResponse:
@@ -85,8 +141,8 @@ class JdSimulator(PlatformSimulator):
         self.history: dict[str, list[dict[str, Any]]] = {}
         """order id -> its earlier snapshots (served, stale, when out_of_order is on)"""
         self.ids = itertools.count(300_000_000_001)
-        self.route("POST", client.ROUTER, self._router)
-        self.route("GET", client.ROUTER, self._router)
+        self.route("POST", ROUTER, self._router)
+        self.route("GET", ROUTER, self._router)
 
     @property
     def credentials(self) -> dict[str, Any]:
@@ -220,7 +276,7 @@ class JdSimulator(PlatformSimulator):
         query = {"app_key": self.app_key, "timestamp": jd_time(at or datetime.now(UTC))}
         if msg_id:
             query["msg_id"] = msg_id
-        query["sign"] = sign(secret or self.secret, query, body)
+        query["sign"] = jos_sign(secret or self.secret, query, body)
         return body, query
 
     def push_order(self, order_id: str, *, msg_id: str | None = None) -> int:
@@ -256,10 +312,10 @@ class JdSimulator(PlatformSimulator):
 
     # -- the platform's error answers ---------------------------------------------------------
     def rate_limit_answer(self, request: SimRequest) -> SimResponse:
-        return error(client.RATE_LIMITED)
+        return error(RATE_LIMITED)
 
     def error_answer(self, request: SimRequest) -> SimResponse:
-        return error(client.SYSTEM_BUSY)
+        return error(SYSTEM_BUSY)
 
     # -- the router ---------------------------------------------------------------------------
     def _router(self, request: SimRequest) -> SimResponse:
@@ -267,13 +323,18 @@ class JdSimulator(PlatformSimulator):
         for name, code in (("method", "14"), ("v", "4"), ("timestamp", "7"), ("sign", "11")):
             if not params.get(name):
                 return self._refused(request, code, f"no {name}")
-        if params.get("app_key") != self.app_key or params.get("access_token") != self.access_token:
+        for name, code in (("app_key", "20"), ("access_token", "18")):
+            if not params.get(name):
+                return self._refused(request, code, f"no {name}")
+        if params["app_key"] != self.app_key:
+            return self._refused(request, "21")
+        if params["access_token"] != self.access_token:
             return self._refused(request, "19")
-        if params["sign"] != sign(self.secret, params):
+        if params["sign"] != jos_sign(self.secret, params):
             return self._refused(request, "12")
         try:
-            sent = local_time(params["timestamp"])
-        except UnreadablePayload:
+            sent = jd_datetime(params["timestamp"])
+        except ValueError:
             return self._refused(request, "8", params["timestamp"])
         if abs(datetime.now(UTC) - sent) > TIMESTAMP_WINDOW:
             return self._refused(request, "8", params["timestamp"])
@@ -284,16 +345,16 @@ class JdSimulator(PlatformSimulator):
         if not isinstance(business, dict):
             return self._refused(request, "66", "360buy_param_json is not an object")
         handler = {
-            client.SEARCH: self._search,
-            client.GET: self._get,
-            client.STOCK: self._stock,
-            client.SHIPMENT: self._shipment,
+            SEARCH: self._search,
+            GET: self._get,
+            STOCK: self._stock,
+            SHIPMENT: self._shipment,
         }.get(params["method"])
         if handler is None:
             return self._refused(request, "15", params["method"])
         try:
             return handler(request, business)
-        except (KeyError, ValueError, TypeError, UnreadablePayload) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             return self._refused(request, "66", f"{type(exc).__name__}: {exc}")
 
     def _refused(self, request: SimRequest, code: str, detail: str = "") -> SimResponse:
@@ -302,14 +363,14 @@ class JdSimulator(PlatformSimulator):
         return error(code, detail)
 
     def _search(self, request: SimRequest, business: dict[str, Any]) -> SimResponse:
-        start = local_time(business["start_date"])
-        end = local_time(business["end_date"])
+        start = jd_datetime(business["start_date"])
+        end = jd_datetime(business["end_date"])
         page, size = int(business.get("page", 1)), int(business.get("page_size", 20))
         if page < 1 or not 1 <= size <= 100:
             return self._refused(request, "66", "page >= 1, page_size 1..100")
         if str(business.get("dateType", "0")) != "0":
             return self._refused(request, "66", "the simulator serves dateType 0 (modified)")
-        states = set(str(business.get("order_state") or mapper.ALL_STATES).split(","))
+        states = set(str(business.get("order_state") or ",".join(ORDER_STATES)).split(","))
         with self.lock:
             chosen = sorted(
                 (m, i)
@@ -325,7 +386,7 @@ class JdSimulator(PlatformSimulator):
                 if self.faults.out_of_order and self.history.get(order_id):
                     entries.append(self.history[order_id][-1])  # a stale copy after the new
         return ok(
-            client.SEARCH,
+            SEARCH,
             {
                 "searchorderinfo_result": {
                     "orderInfoList": entries,
@@ -344,7 +405,7 @@ class JdSimulator(PlatformSimulator):
             native = self.orders.get(str(business["order_id"]))
         if native is None:
             return ok(
-                client.GET,
+                GET,
                 {
                     "orderDetailInfo": {
                         "apiResult": {
@@ -355,9 +416,7 @@ class JdSimulator(PlatformSimulator):
                     }
                 },
             )
-        return ok(
-            client.GET, {"orderDetailInfo": {"orderInfo": native, "apiResult": {"success": True}}}
-        )
+        return ok(GET, {"orderDetailInfo": {"orderInfo": native, "apiResult": {"success": True}}})
 
     def _stock(self, request: SimRequest, business: dict[str, Any]) -> SimResponse:
         sku_id, units = business["skuId"], business["stockNum"]
@@ -368,15 +427,15 @@ class JdSimulator(PlatformSimulator):
         if identity is None:
             with self.lock:
                 self.refused.append((request.path, f"unknown skuId {sku_id}"))
-            return ok(client.STOCK, {"success": False, "errorMessage": f"SKU {sku_id} 不存在"})
+            return ok(STOCK, {"success": False, "errorMessage": f"SKU {sku_id} 不存在"})
         self.set_stock(identity, units)
-        return ok(client.STOCK, {"success": True})
+        return ok(STOCK, {"success": True})
 
     def _shipment(self, request: SimRequest, business: dict[str, Any]) -> SimResponse:
         order_id = str(business["orderId"])
         company = str(business.get("logiCoprId") or "")
         number = str(business.get("logiNo") or "")
-        if not company.isdigit() or (not number and company != client.SELF_DELIVERY):
+        if not company.isdigit() or (not number and company != SELF_DELIVERY):
             return self._refused(request, "66", "logiCoprId (digits) and logiNo are required")
         with self.lock:
             native = self.orders.get(order_id)
@@ -385,7 +444,7 @@ class JdSimulator(PlatformSimulator):
             with self.lock:
                 self.refused.append((request.path, f"order {order_id} is {state}"))
             return ok(
-                client.SHIPMENT,
+                SHIPMENT,
                 {
                     "sopjosshipment_result": {
                         "success": False,
@@ -397,7 +456,7 @@ class JdSimulator(PlatformSimulator):
         self.update_order(order_id, state="WAIT_GOODS_RECEIVE_CONFIRM")
         self.record_shipment({"orderId": order_id, "logiCoprId": company, "logiNo": number})
         return ok(
-            client.SHIPMENT,
+            SHIPMENT,
             {
                 "sopjosshipment_result": {
                     "success": True,

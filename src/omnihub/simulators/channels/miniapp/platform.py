@@ -3,13 +3,13 @@
 Buyers place, pay, cancel and ask refunds for orders; each change is sent to the hub as the
 canonical order JSON, signed (``X-Omnihub-Signature``/``-Timestamp``, ``X-Request-Id``). The hub's
 calls back (``POST /stock``, ``POST /orders/status``) are checked for signature, freshness and
-shape, and kept. Faults answer as our back end would: HTTP 429 with ``Retry-After`` and
+shape, and kept (the signing of docs/integration.md, written in ``omnihub_signature``).
+Faults answer as our back end would: HTTP 429 with ``Retry-After`` and
 ``{"error": {"code": "rate_limited"}}``, HTTP 500 ``{"error": {"code": "internal"}}``.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import time
@@ -17,15 +17,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from omnihub.adapters.channels.miniapp import mapper
-from omnihub.adapters.channels.miniapp.signature import signed_headers, verify
-from omnihub.domain.orders import IngestOrder
 from omnihub.platforms.local_time import SHANGHAI
-from omnihub.ports import ChannelRefused, InboundRequest
 from omnihub.simulators.base import PlatformSimulator, SimRequest, SimResponse
+from omnihub.simulators.channels.omnihub_signature import refusal, signed_headers
 
 #: how far the hub's signed timestamp may be from ours
 MAX_SKEW_SECONDS = 300
+#: the order statuses the back end takes from the hub (``POST /orders/status``)
+STATUSES_IN = frozenset({"shipped", "delivered", "cancelled", "refunded"})
 
 
 def error(code: str, message: str, status: int) -> SimResponse:
@@ -165,12 +164,6 @@ class MiniappSimulator(PlatformSimulator):
     def refund(self, external_id: str, *, push: bool = True) -> None:
         self._change(external_id, push, status="refunded", refund_requested=False)
 
-    def canonical(self, external_id: str) -> IngestOrder:
-        """The order as the hub should end up holding it."""
-        with self.lock:
-            native = copy.deepcopy(self.orders[external_id])
-        return mapper.to_order("miniapp", native, "")
-
     # -- sending to the hub -------------------------------------------------------------------
     def body(self, external_id: str) -> bytes:
         with self.lock:
@@ -222,15 +215,9 @@ class MiniappSimulator(PlatformSimulator):
 
     # -- what the hub calls -------------------------------------------------------------------
     def _checked(self, request: SimRequest) -> dict[str, Any] | SimResponse:
-        try:
-            verified = verify(
-                self.secret, InboundRequest(request.body, request.headers, request.query)
-            )
-        except ChannelRefused as exc:
-            return self.refuse(request, exc.message, 401)
-        assert verified.sent_at is not None
-        if abs(time.time() - verified.sent_at.timestamp()) > MAX_SKEW_SECONDS:
-            return self.refuse(request, "the timestamp is outside the window", 401)
+        why = refusal(self.secret, request.headers, request.body, MAX_SKEW_SECONDS)
+        if why is not None:
+            return self.refuse(request, why, 401)
         try:
             payload = json.loads(request.body)
         except ValueError:
@@ -258,7 +245,7 @@ class MiniappSimulator(PlatformSimulator):
         if isinstance(payload, SimResponse):
             return payload
         external_id, status = payload.get("external_id"), payload.get("status")
-        if status not in mapper.TO_NATIVE.values():
+        if status not in STATUSES_IN:
             return self.refuse(request, f"status {status!r} is not one we take")
         with self.lock:
             known = external_id in self.orders
