@@ -1,5 +1,5 @@
-"""How the store tills sign: exactly as our mini-program's back end does (one scheme for every
-system of our own, the same as the hub's webhooks), so this module only names it for the POS.
+"""How the store tills signs: the hub's own scheme
+(``omnihub.adapters.omnihub_signature``), the same as the hub's webhooks.
 
 ``X-Omnihub-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>``,
 ``X-Omnihub-Timestamp`` (Unix seconds), ``X-Request-Id`` (one per message).
@@ -7,7 +7,7 @@ system of our own, the same as the hub's webhooks), so this module only names it
 
 from __future__ import annotations
 
-from omnihub.adapters.channels.miniapp.signature import (
+from omnihub.adapters.omnihub_signature import (
     REQUEST_ID,
     SIGNATURE,
     TIMESTAMP,
