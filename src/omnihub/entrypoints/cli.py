@@ -227,7 +227,7 @@ def dlq_discard(delivery_id: int, database_url: DatabaseOption = None) -> None:
 def sweep(database_url: DatabaseOption = None) -> None:
     """Release expired reservations once (the server also does this every few seconds)."""
     from omnihub.bootstrap import bootstrap
-    from omnihub.services.inventory import expire_reservations
+    from omnihub.services.routing import expire_reservations
 
     hub = bootstrap(_settings(database_url))
     try:

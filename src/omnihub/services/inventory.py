@@ -261,19 +261,6 @@ def expire_due(uow: UnitOfWork, clock: Clock, batch: int = 500) -> list[Reservat
     return expired
 
 
-def expire_reservations(uow: UnitOfWork, clock: Clock, batch: int = 500) -> int:
-    """One full sweep (``omnihub sweep``): expire what is due, then cancel the store pickups
-    whose hold ran out, as the server's sweeper does. Expiring alone would leave such an order
-    allocated or released with none of its stock, and the books would not balance."""
-    from omnihub.services import routing  # routing imports this module
-
-    expired = expire_due(uow, clock, batch)
-    orders = sorted({r.order_id for r in expired if r.order_id})
-    if orders:
-        routing.expire_pickup_holds(uow, orders, clock.now())
-    return len(expired)
-
-
 def stock_of(uow: UnitOfWork, sku: str) -> SkuStock:
     valid_code(sku, "sku")
     with uow:
