@@ -27,8 +27,7 @@ from omnihub.adapters.db.engine import create_engine
 from omnihub.adapters.db.integration import IntegrationStore, envelope
 from omnihub.adapters.db.tables import outbox
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
-from omnihub.domain import events as ev
-from omnihub.domain.events import Event
+from omnihub.domain.events import Event, LocationStock, StockChanged
 from omnihub.entrypoints.bench import drivers
 from omnihub.entrypoints.bench.buses import nats_admin, stream_prefix
 from omnihub.entrypoints.bench.context import BenchContext, BenchFailure, Row, measure, median
@@ -45,17 +44,10 @@ def fill(engine: sa.Engine, count: int) -> None:
     now = datetime.now(UTC)
     for start in range(0, count, BATCH):
         batch = [
-            Event(
-                ev.STOCK_CHANGED,
+            Event.of(
+                StockChanged(f"SKU-{n % SKUS}", n, (LocationStock("WH-SH", n, 0, n),)),
                 f"SKU-{n % SKUS}",
                 now,
-                {
-                    "sku": f"SKU-{n % SKUS}",
-                    "available": n,
-                    "locations": [
-                        {"location": "WH-SH", "on_hand": n, "reserved": 0, "available": n}
-                    ],
-                },
             )
             for n in range(start, min(count, start + BATCH))
         ]

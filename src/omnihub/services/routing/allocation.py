@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from omnihub.domain import events as ev
 from omnihub.domain.errors import DomainError, ErrorCode
+from omnihub.domain.events import ReservationTaken
 from omnihub.domain.inventory import Reservation, ReservationState, StockLevel
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import HoldReason, Order, OrderStatus
@@ -225,7 +225,7 @@ def _reserve(
         for item in items
     ]
     uow.reservations.add_all(reservations)
-    uow.emit(*(reservation_event(ev.RESERVATION_TAKEN, r, now) for r in reservations))
+    uow.emit(*(reservation_event(ReservationTaken, r, now) for r in reservations))
     for sku in sorted({item.sku for item in items}):
         sku_levels = [after[key] for key in sorted(after) if key[1] == sku]
         uow.emit(stock_changed_event(uow, sku, now, sku_levels))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from omnihub.domain import events as ev
 from omnihub.domain.errors import Conflict, ErrorCode, NotFound
+from omnihub.domain.events import ReservationConsumed, ReservationReleased
 from omnihub.domain.inventory import MovementKind, Reservation, ReservationState
 from omnihub.domain.orders import Order, OrderStatus
 from omnihub.domain.routing.fulfilment import Fulfilment, FulfilmentStatus, MergeGroup, MergeState
@@ -111,9 +111,9 @@ def give_back_stock(
                 f"order:{order.id}:{reservation.id}",
                 now,
             )
-            uow.emit(reservation_event(ev.RESERVATION_CONSUMED, reservation, now))
+            uow.emit(reservation_event(ReservationConsumed, reservation, now))
         else:
-            uow.emit(reservation_event(ev.RESERVATION_RELEASED, reservation, now))
+            uow.emit(reservation_event(ReservationReleased, reservation, now))
         ended.append(reservation)
     for sku in sorted({r.sku for r in ended}):
         uow.emit(stock_changed_event(uow, sku, now))
