@@ -13,13 +13,23 @@ providers tell it, and the documents it sends them. One module per concern:
   stock-takes and adjustments move the ledger once per document (its ``key`` is the ledger
   reference), and the channels follow through ``stock.changed``;
 - ``compare``: the full compare lists where the hub's on-hand differs from the back end's
-  snapshot and, by the back end's ``compare`` rule, corrects it with a stock-take movement.
+  snapshot and, by the back end's ``compare`` rule, corrects it with a stock-take movement;
+- ``exports``: what the hub sends its back ends (deliveries to ``backend:<code>`` queued from
+  order events, and carried out through the ``BackendGateway`` port);
+- ``polls``: what it does with them on a schedule (ERP polls and returns, rider tracking,
+  stock compares).
 
 The documents are ``omnihub.domain.backends`` (plain data, no I/O); the back-end ports and a
 back end's configuration are ``omnihub.ports.backends``. The public names are re-exported here.
 """
 
-from omnihub.services.backends.compare import compare_stock, record_failed_compare, skus_at
+from omnihub.services.backends.compare import (
+    compare_now,
+    compare_stock,
+    record_failed_compare,
+    skus_at,
+    snapshot_of,
+)
 from omnihub.services.backends.delivery import (
     FAILED_RIDER_STATES,
     REQUESTED,
@@ -38,6 +48,7 @@ from omnihub.services.backends.documents import (
     record_sent,
 )
 from omnihub.services.backends.erp import (
+    costs_now,
     record_return_booked,
     return_reference,
     returns_to_book,
@@ -82,7 +93,9 @@ __all__ = [
     "apply_rider_status",
     "apply_stock_document",
     "backend_rules",
+    "compare_now",
     "compare_stock",
+    "costs_now",
     "deliveries_of",
     "keep_rejected_callback",
     "order_and_fulfilment",
@@ -97,4 +110,5 @@ __all__ = [
     "rider_task",
     "sales_order_doc",
     "skus_at",
+    "snapshot_of",
 ]

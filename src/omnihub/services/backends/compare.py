@@ -3,17 +3,30 @@ each difference listed and, by the back end's ``compare`` rule, corrected."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from omnihub.domain.backends import StockSnapshot
+from omnihub.domain.backends import StockLine, StockSnapshot
 from omnihub.domain.errors import DomainError
 from omnihub.domain.inventory import MovementKind, movement_delta
-from omnihub.ports import BackendConfig, CompareReport, UnitOfWork
-from omnihub.services.backends.rules import BackendRules, CompareMode
+from omnihub.ports import (
+    BackendConfig,
+    BackendGateway,
+    CallRefused,
+    Clock,
+    CompareReport,
+    ErpAdapter,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WmsAdapter,
+)
+from omnihub.services.backends.rules import BackendRules, CompareMode, backend_rules
 from omnihub.services.inventory import stock_changed_event
+
+log = logging.getLogger("omnihub.backends")
 
 
 def compare_stock(
@@ -181,3 +194,46 @@ def skus_at(uow: UnitOfWork, locations: Sequence[str]) -> dict[str, list[str]]:
             if level.location in wanted:
                 found[level.location].append(level.sku)
     return {location: sorted(set(skus)) for location, skus in found.items()}
+
+
+def snapshot_of(
+    config: BackendConfig, gateway: BackendGateway, read_uow: UnitOfWorkFactory, now: datetime
+) -> StockSnapshot:
+    """What the back end holds at its locations: an ERP's whole snapshot, or a WMS asked about
+    every SKU the hub keeps at each of them (taken ``now``)."""
+    adapter = gateway.adapter(config)
+    if isinstance(adapter, ErpAdapter):
+        return gateway.run(config, adapter.stock_snapshot(config))
+    if not isinstance(adapter, WmsAdapter):
+        raise CallRefused(f"{config.label} holds no stock to compare", retry=False)
+    lines: list[StockLine] = []
+    unmapped: list[str] = []
+    for location, skus in skus_at(read_uow(), list(config.locations)).items():
+        for start in range(0, len(skus), 100):
+            part = gateway.run(
+                config, adapter.inventory(config, location, skus[start : start + 100])
+            )
+            lines.extend(part.lines)
+            unmapped.extend(part.unmapped)
+    return StockSnapshot(config.code, now, tuple(lines), tuple(sorted(set(unmapped))))
+
+
+def compare_now(
+    config: BackendConfig,
+    gateway: BackendGateway,
+    uow_factory: UnitOfWorkFactory,
+    read_uow: UnitOfWorkFactory,
+    clock: Clock,
+) -> CompareReport:
+    """Compare the hub's stock with the back end's now (outside any transaction), then list,
+    and by rule correct, the differences in one; a back end that cannot be read is a
+    report with its error."""
+    rules = backend_rules(config)
+    try:
+        snapshot = snapshot_of(config, gateway, read_uow, clock.now())
+    except (CallRefused, DomainError) as exc:
+        log.warning("compare with %s failed: %s", config.code, exc)
+        return record_failed_compare(
+            uow_factory(), clock.now(), config, rules, f"{type(exc).__name__}: {exc}"
+        )
+    return compare_stock(uow_factory(), clock.now(), config, snapshot, rules)

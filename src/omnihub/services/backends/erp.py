@@ -4,13 +4,23 @@ return documents of the goods that came back, for the ERP to book."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
-from omnihub.domain.backends import ErpRef, Line, ReturnDoc, SalesOrderDoc
+from omnihub.domain.backends import ErpRef, ItemCost, Line, ReturnDoc, SalesOrderDoc
+from omnihub.domain.errors import InvalidInput, NotFound
 from omnihub.domain.orders import Order
 from omnihub.domain.routing.fulfilment import Fulfilment
-from omnihub.ports import BackendConfig, LedgerEntry, UnitOfWork
+from omnihub.ports import (
+    BackendConfig,
+    BackendGateway,
+    CallRefused,
+    ErpAdapter,
+    LedgerEntry,
+    UnitOfWork,
+)
 from omnihub.services.backends.documents import BOUND_ERP_RETURN, bind_once, lines_of
+from omnihub.services.backends.rules import MAX_COST_SKUS, BackendUnavailable
 
 
 def sales_order_doc(order: Order, fulfilment: Fulfilment) -> SalesOrderDoc:
@@ -106,3 +116,24 @@ def record_return_booked(
             "lines": {line.sku: line.qty for line in doc.lines},
         },
     )
+
+
+def costs_now(
+    config: BackendConfig, skus: Sequence[str], gateway: BackendGateway
+) -> tuple[list[ItemCost], list[str]]:
+    """The ERP's item costs of ``skus`` (our codes), read now, and the SKUs named that it
+    keeps no cost for."""
+    adapter = gateway.adapter(config)
+    if not isinstance(adapter, ErpAdapter):
+        raise NotFound(f"{config.label} is a {config.kind} back end; item costs come from an ERP")
+    wanted = list(dict.fromkeys(sku.strip() for sku in skus if sku.strip()))
+    if not wanted:
+        raise InvalidInput("name the SKUs to cost: ?sku=TEE-WHITE-M&sku=MUG-CERAMIC-350")
+    if len(wanted) > MAX_COST_SKUS:
+        raise InvalidInput(f"{len(wanted)} SKUs named; ask for at most {MAX_COST_SKUS} at a time")
+    try:
+        costs = gateway.run(config, adapter.item_costs(config, wanted))
+    except CallRefused as exc:
+        raise BackendUnavailable(f"{config.label} did not give its item costs: {exc}") from exc
+    found = {cost.sku for cost in costs}
+    return costs, [sku for sku in wanted if sku not in found]
