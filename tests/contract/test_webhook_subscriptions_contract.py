@@ -37,16 +37,6 @@ class WebhookSubscriptionsContract:
         assert world.stores.webhooks.deactivate("01JNOSUCHSUB00000000000000") is False
 
 
-@pytest.mark.unit
-def test_a_subscription_wants_its_events_families_or_all() -> None:
-    sub = Subscription("S", "http://x", ("order.*", "stock.changed"), "s" * 16, AT)
-    assert sub.wants("order.held")
-    assert sub.wants("stock.changed")
-    assert not sub.wants("stock.repaired")
-    assert not sub.wants("reservation.taken")
-    assert Subscription("S", "http://x", ("*",), "s" * 16, AT).wants("reservation.taken")
-
-
 class TestWebhookSubscriptionsOnFakes(WebhookSubscriptionsContract):
     @pytest.fixture
     def world(self, fake_world: IntegrationWorld) -> IntegrationWorld:
