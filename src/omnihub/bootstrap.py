@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,18 @@ from sqlalchemy.engine import Engine
 
 from omnihub.adapters.backends import load_backends
 from omnihub.adapters.db.engine import create_engine
-from omnihub.adapters.db.integration import IntegrationStore
+from omnihub.adapters.db.integration import SqlIntegrationStores
 from omnihub.adapters.db.migrate import upgrade
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.config import Settings
 from omnihub.domain.routing.review import ReviewRules, default_rules, parse_rules
-from omnihub.ports import BackendConfig, Clock, InvalidBackendConfig, SystemClock
+from omnihub.ports import (
+    BackendConfig,
+    Clock,
+    IntegrationStores,
+    InvalidBackendConfig,
+    SystemClock,
+)
 from omnihub.services.backends import backend_rules
 from omnihub.services.routing import RoutingPolicy
 
@@ -38,9 +45,12 @@ class Hub:
     def read_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=True)
 
-    @property
-    def integration(self) -> IntegrationStore:
-        return IntegrationStore(self.engine)
+    @cached_property
+    def integration(self) -> IntegrationStores:
+        """The integration stores of the hub's database (``omnihub.ports.integration``), one
+        set per hub: the outbox relay and the reactions must share it (see
+        ``adapters/db/integration``)."""
+        return SqlIntegrationStores.on(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

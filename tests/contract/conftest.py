@@ -1,7 +1,8 @@
-"""Units of work for the contract suites: the fakes, a real SQLite file, a real PostgreSQL.
+"""Units of work and integration stores for the contract suites: the fakes, a real SQLite
+file, a real PostgreSQL.
 
-Each contract is an abstract class whose tests take a ``uow_factory`` fixture; every backend
-subclasses it and provides that fixture from one of these.
+Each contract is an abstract class whose tests take a ``uow_factory`` (or ``world``) fixture;
+every backend subclasses it and provides that fixture from one of these.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from contract_world import IntegrationWorld
 from sqlalchemy.engine import Connection, Engine
 
 from fakes import FakeDatabase, FakeUnitOfWork
+from fakes_integration import FakeIntegrationStores
 from omnihub.adapters.db.engine import create_engine
+from omnihub.adapters.db.integration import SqlIntegrationStores
 from omnihub.adapters.db.migrate import upgrade
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.ports import UnitOfWork
@@ -81,11 +85,42 @@ def _referencing_first(conn: Connection) -> list[str]:
 
 
 @pytest.fixture
-def postgres_uow_factory(contract_postgres_url: str) -> Iterator[UowFactory]:
+def postgres_engine(contract_postgres_url: str) -> Iterator[Engine]:
+    """The contract database, emptied."""
     engine = create_engine(contract_postgres_url)
     with engine.begin() as conn:
         # DELETE is much quicker than TRUNCATE on tables this small; referencing tables first.
         for table in _referencing_first(conn):
             conn.exec_driver_sql(f'DELETE FROM "{table}"')
-    yield lambda: SqlUnitOfWork(engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_uow_factory(postgres_engine: Engine) -> UowFactory:
+    return lambda: SqlUnitOfWork(postgres_engine)
+
+
+# -- the integration stores ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_world() -> IntegrationWorld:
+    database = FakeDatabase()
+    return IntegrationWorld(lambda: FakeUnitOfWork(database), FakeIntegrationStores.on(database))
+
+
+def _sql_world(engine: Engine) -> IntegrationWorld:
+    return IntegrationWorld(lambda: SqlUnitOfWork(engine), SqlIntegrationStores.on(engine))
+
+
+@pytest.fixture
+def sqlite_world(sqlite_url: str) -> Iterator[IntegrationWorld]:
+    engine = create_engine(sqlite_url)
+    yield _sql_world(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_world(postgres_engine: Engine) -> IntegrationWorld:
+    return _sql_world(postgres_engine)

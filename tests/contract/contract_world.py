@@ -1,14 +1,16 @@
-"""The few rows every contract needs first: locations and SKUs (stock rows refer to both)."""
+"""The few rows every contract needs first: locations and SKUs (stock rows refer to both); and
+the integration stores' world (the stores and units of work on the same database)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from omnihub.domain.catalog import Sku
 from omnihub.domain.locations import Location, LocationType, Service
 from omnihub.domain.values import Money
-from omnihub.ports import UnitOfWork
+from omnihub.ports import IntegrationStores, UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -34,3 +36,12 @@ def seed(uow_factory: UowFactory) -> UowFactory:
             uow.catalog.add_sku(sku)
         uow.commit()
     return uow_factory
+
+
+@dataclass(frozen=True)
+class IntegrationWorld:
+    """The integration stores of one database, and units of work on the same database (to
+    write what the stores read: events, channel mappings, fulfilments)."""
+
+    uow: UowFactory
+    stores: IntegrationStores

@@ -23,7 +23,7 @@ from omnihub.domain.locations import DeliveryMode, Location, LocationType, Servi
 from omnihub.domain.orders import Address, Order, OrderLine, OrderStatus, Payment
 from omnihub.domain.values import Money, new_id
 from omnihub.ports import Clock, UnitOfWork
-from omnihub.services import catalog, inventory, locations
+from omnihub.services import catalog, inventory, locations, routing
 from omnihub.services import orders as order_services
 from omnihub.services.invariants import check_books
 
@@ -214,14 +214,14 @@ def test_sweepers_in_several_workers_expire_each_reservation_exactly_once(
     later = FixedClock(CLOCK.now() + timedelta(seconds=61))
 
     swept = _at_once(
-        4, lambda _: inventory.expire_reservations(SqlUnitOfWork(stocked), later, batch=15)
+        4, lambda _: routing.expire_reservations(SqlUnitOfWork(stocked), later, batch=15)
     )
 
     assert not [r for r in swept if isinstance(r, Exception)]
     # each worker sweeps one batch of 15; whatever they left, one more sweep takes
-    rest = inventory.expire_reservations(SqlUnitOfWork(stocked), later)
+    rest = routing.expire_reservations(SqlUnitOfWork(stocked), later)
     assert sum(n for n in swept if isinstance(n, int)) + rest == 40  # none expired twice
-    assert inventory.expire_reservations(SqlUnitOfWork(stocked), later) == 0
+    assert routing.expire_reservations(SqlUnitOfWork(stocked), later) == 0
     assert _level(stocked) == (STOCK, 0)
     _assert_books_balance(stocked)
 

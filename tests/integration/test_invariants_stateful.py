@@ -347,11 +347,11 @@ class BooksMachine(RuleBasedStateMachine):
             for rid, hold in self.model.carts.items()
             if hold.state is ReservationState.ACTIVE and hold.expires_at <= self.clock.now()
         }
-        expired = inventory.expire_reservations(self.uow(), self.clock)
+        expired = routing.expire_reservations(self.uow(), self.clock)
         assert expired >= len(due)
         for rid in due:
             self.model.carts[rid].state = ReservationState.EXPIRED
-        assert inventory.expire_reservations(self.uow(), self.clock) == 0
+        assert routing.expire_reservations(self.uow(), self.clock) == 0
 
     # -- orders ---------------------------------------------------------------------------------
     @rule(

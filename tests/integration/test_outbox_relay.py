@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnihub.adapters.bus.memory import MemoryBus
-from omnihub.adapters.db.integration import IntegrationStore
+from omnihub.adapters.db.integration import SqlIntegrationStores
 from omnihub.adapters.db.tables import outbox
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
 from omnihub.domain import events as ev
@@ -34,10 +34,19 @@ from omnihub.domain.inventory import MovementKind
 from omnihub.domain.locations import DeliveryMode, Location, LocationType, Service
 from omnihub.domain.orders import Address, OrderStatus, Payment
 from omnihub.domain.values import Money
-from omnihub.entrypoints.workers import Reactions
-from omnihub.ports import BusUnavailable, Clock, Envelope
-from omnihub.services import catalog, inventory, locations
+from omnihub.ports import (
+    BusUnavailable,
+    ChannelRecord,
+    Clock,
+    Envelope,
+    IntegrationStores,
+    OutboxRelay,
+    Subscription,
+    SystemClock,
+)
+from omnihub.services import catalog, handlers, inventory, locations
 from omnihub.services import orders as order_services
+from omnihub.services.recipients import Recipients
 
 if TYPE_CHECKING:
     from omnihub.adapters.bus.nats import NatsBus
@@ -190,10 +199,10 @@ def paid_order(external_id: str, qty: int = 1) -> order_services.IngestOrder:
     )
 
 
-def drain(store: IntegrationStore, publish: Callable[[list[Envelope]], None], limit: int) -> int:
+def drain(relay: OutboxRelay, publish: Callable[[list[Envelope]], None], limit: int) -> int:
     published = 0
     for _ in range(10_000):
-        n = store.relay_batch(publish, NOW, limit=limit)
+        n = relay.relay_batch(publish, NOW, limit=limit)
         if n == 0:
             return published
         published += n
@@ -304,10 +313,10 @@ def test_the_relay_publishes_the_oldest_events_first_in_batches_and_in_order(
     engine: Engine,
 ) -> None:
     ids = fill_outbox(engine, 250)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     batches: list[list[Envelope]] = []
 
-    assert drain(store, batches.append, limit=100) == 250
+    assert drain(relay, batches.append, limit=100) == 250
 
     assert [len(b) for b in batches] == [100, 100, 50]
     published = [e["id"] for b in batches for e in b]
@@ -316,7 +325,7 @@ def test_the_relay_publishes_the_oldest_events_first_in_batches_and_in_order(
     assert sequences == sorted(sequences)
     assert len(set(sequences)) == 250
     assert undelivered(engine) == []
-    assert store.outbox_totals() == {"events": 250, "published": 250}
+    assert relay.totals() == {"events": 250, "published": 250}
 
 
 def test_the_relay_publishes_the_envelope_receivers_are_promised(engine: Engine) -> None:
@@ -325,7 +334,7 @@ def test_the_relay_publishes_the_envelope_receivers_are_promised(engine: Engine)
     [row] = outbox_rows(engine)
     got: list[Envelope] = []
 
-    IntegrationStore(engine).relay_batch(got.extend, NOW)
+    SqlIntegrationStores.on(engine).outbox.relay_batch(got.extend, NOW)
 
     [envelope] = got
     assert {"id", "type", "occurred_at", "aggregate_id", "version", "data"} <= set(envelope)
@@ -341,14 +350,14 @@ def test_the_relay_publishes_the_envelope_receivers_are_promised(engine: Engine)
 
 def test_the_relay_marks_events_delivered_only_after_publish_returns(engine: Engine) -> None:
     fill_outbox(engine, 30)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     seen_while_publishing: list[list[int]] = []
 
     def publish(envelopes: list[Envelope]) -> None:
         # what another connection sees while the bus has not yet acknowledged
         seen_while_publishing.append(undelivered(engine))
 
-    assert store.relay_batch(publish, NOW, limit=20) == 20
+    assert relay.relay_batch(publish, NOW, limit=20) == 20
     rows = outbox_rows(engine)
     assert seen_while_publishing == [[r.id for r in rows]]
     assert undelivered(engine) == [r.id for r in rows[20:]]
@@ -357,7 +366,7 @@ def test_the_relay_marks_events_delivered_only_after_publish_returns(engine: Eng
 
 def test_a_bus_that_is_unavailable_leaves_every_event_undelivered(engine: Engine) -> None:
     ids = fill_outbox(engine, 40)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     before = undelivered(engine)
     half_sent: list[str] = []
 
@@ -367,13 +376,13 @@ def test_a_bus_that_is_unavailable_leaves_every_event_undelivered(engine: Engine
 
     for _ in range(3):
         with pytest.raises(BusUnavailable):
-            store.relay_batch(broken, NOW)
+            relay.relay_batch(broken, NOW)
         assert undelivered(engine) == before
-    assert store.outbox_backlog(NOW)[0] == 40
+    assert relay.backlog(NOW).events == 40
 
     # back up: everything is published, the half-sent ones again (receivers drop duplicates)
     published: list[Envelope] = []
-    assert drain(store, published.extend, limit=500) == 40
+    assert drain(relay, published.extend, limit=500) == 40
     assert [e["id"] for e in published] == ids
     assert set(half_sent) <= set(ids)
     assert undelivered(engine) == []
@@ -384,7 +393,7 @@ def test_a_hub_subscriber_that_fails_keeps_the_events_in_the_outbox_until_it_suc
 ) -> None:
     """The in-process bus delivers while publishing: a failing reaction is a failed publish."""
     fill_outbox(engine, 5)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     bus = MemoryBus()
     calls: list[str] = []
     down = threading.Event()
@@ -397,30 +406,43 @@ def test_a_hub_subscriber_that_fails_keeps_the_events_in_the_outbox_until_it_suc
 
     bus.subscribe("webhooks", ["*"], reaction)
     with pytest.raises(BusUnavailable):
-        store.relay_batch(bus.publish, NOW)
+        relay.relay_batch(bus.publish, NOW)
     assert len(undelivered(engine)) == 5
 
     down.clear()
-    assert drain(store, bus.publish, limit=500) == 5
+    assert drain(relay, bus.publish, limit=500) == 5
     assert undelivered(engine) == []
     assert len(set(calls)) == 5
 
 
-def _hub_reactions(engine: Engine) -> tuple[IntegrationStore, MemoryBus]:
+def _hub_reactions(engine: Engine) -> tuple[IntegrationStores, MemoryBus]:
     """The hub's stock and webhook reactions on the in-process bus, one channel, one
     subscriber to every event."""
-    store = IntegrationStore(engine)
-    store.add_channel(
-        {"code": "jd", "adapter": "generic", "endpoint": "http://127.0.0.1:9/jd",
-         "secret": "jd-secret-0123456789ab", "allocation_ratio": 1.0, "buffer": 0,
-         "locations": [], "created_at": NOW}
+    stores = SqlIntegrationStores.on(engine)
+    stores.directory.add(
+        ChannelRecord(
+            code="jd", adapter="generic", endpoint="http://127.0.0.1:9/jd",
+            secret="jd-secret-0123456789ab", allocation_ratio=1.0, buffer=0, locations=(),
+            created_at=NOW,
+        )
     )  # fmt: skip
-    store.add_subscription("erp", "http://127.0.0.1:9/erp", ["*"], "erp-secret-0123456789", NOW)
-    reactions = Reactions(store)
+    stores.webhooks.add(
+        Subscription("erp", "http://127.0.0.1:9/erp", ("*",), "erp-secret-0123456789", NOW)
+    )
+    deps = handlers.Dependencies(
+        deliveries=stores.deliveries,
+        stock_sync=stores.stock_sync,
+        directory=stores.directory,
+        recipients=Recipients(stores.directory, stores.webhooks),
+        channel_adapters=lambda name: pytest.fail(f"no platform adapter here, asked for {name}"),
+        read_uow=lambda: SqlUnitOfWork(engine, read_only=True),
+        backends={},
+        clock=SystemClock(),
+    )
     bus = MemoryBus()
-    bus.subscribe_batch("webhooks", ["*"], reactions.fan_out_many)
-    bus.subscribe_batch("stock-sync", ["stock.*"], reactions.stock_changed_many)
-    return store, bus
+    consumers = [c for c in handlers.HANDLERS if c.durable in ("webhooks", "stock-sync")]
+    handlers.subscribe(bus, deps, consumers)
+    return stores, bus
 
 
 @contextlib.contextmanager
@@ -445,17 +467,17 @@ def test_on_sqlite_a_relay_batch_and_the_reactions_it_ran_take_the_write_lock_on
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL locks rows, not the database: each writer has its own")
     fill_outbox(engine, 30, skus=4)
-    store, bus = _hub_reactions(engine)
+    stores, bus = _hub_reactions(engine)
     with write_transactions(engine) as begun:
-        assert store.relay_batch(bus.publish, NOW) == 30
+        assert stores.outbox.relay_batch(bus.publish, NOW) == 30
     assert len(begun) == 1
     assert undelivered(engine) == []
-    assert set(store.stock_rows("jd")) == {f"SKU-{n}" for n in range(4)}
-    assert len(store.deliveries(endpoint="webhook:erp", limit=100)) == 30
+    assert set(stores.stock_sync.values("jd")) == {f"SKU-{n}" for n in range(4)}
+    assert len(stores.deliveries.recent(endpoint="webhook:erp", limit=100)) == 30
     # idle: the relay and the delivery loops look with a read, and take no lock
     with write_transactions(engine) as begun:
-        assert store.relay_batch(bus.publish, NOW) == 0
-        assert store.claim_due(NOW - timedelta(days=1), 32) == []
+        assert stores.outbox.relay_batch(bus.publish, NOW) == 0
+        assert stores.deliveries.claim_due(NOW - timedelta(days=1), 32) == []
     assert begun == []
 
 
@@ -463,17 +485,17 @@ def test_on_sqlite_the_reactions_of_a_failed_publish_write_nothing(engine: Engin
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's reactions commit on their own connections")
     fill_outbox(engine, 10)
-    store, bus = _hub_reactions(engine)
+    stores, bus = _hub_reactions(engine)
 
     def broken(envelopes: list[Envelope]) -> None:
         raise RuntimeError("a subscriber after the stock sync failed")
 
     bus.subscribe_batch("order-status", ["*"], broken)
     with pytest.raises(BusUnavailable):
-        store.relay_batch(bus.publish, NOW)
+        stores.outbox.relay_batch(bus.publish, NOW)
     assert len(undelivered(engine)) == 10
-    assert store.stock_rows("jd") == {}
-    assert store.deliveries(limit=100) == []
+    assert stores.stock_sync.values("jd") == {}
+    assert stores.deliveries.recent(limit=100) == []
 
 
 @pytest.mark.postgres
@@ -485,7 +507,7 @@ def test_two_relays_in_parallel_never_publish_the_same_event_twice_and_together_
     engine = create_engine(postgres_url)
     try:
         ids = fill_outbox(engine, 3000)
-        store = IntegrationStore(engine)
+        relay_store = SqlIntegrationStores.on(engine).outbox
         published: dict[str, list[str]] = {"A": [], "B": []}
         # both relays hold a locked batch at the same time before either may finish one
         both_publishing = threading.Barrier(2, timeout=30)
@@ -504,7 +526,9 @@ def test_two_relays_in_parallel_never_publish_the_same_event_twice_and_together_
             try:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
-                    if store.relay_batch(publish, NOW, limit=100) == 0 and not undelivered(engine):
+                    if relay_store.relay_batch(publish, NOW, limit=100) == 0 and not undelivered(
+                        engine
+                    ):
                         return
                 raise AssertionError(f"relay {name} did not finish within 60 s")
             except BaseException as exc:  # judged below, in the test's thread
@@ -536,13 +560,13 @@ def test_the_relay_drains_a_backlog_of_thousands_of_events_through_the_in_proces
 ) -> None:
     count = int(os.environ.get("OMNIHUB_TEST_RELAY_EVENTS", "5000"))
     fill_outbox(engine, count)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     bus = MemoryBus()
     received: list[str] = []
     bus.subscribe("count", ["*"], lambda e: received.append(e["id"]))
 
     started = time.perf_counter()
-    assert drain(store, bus.publish, limit=500) == count
+    assert drain(relay, bus.publish, limit=500) == count
     elapsed = time.perf_counter() - started
 
     assert len(received) == count
@@ -560,7 +584,7 @@ def test_the_relay_drains_a_backlog_of_thousands_of_events_through_nats_jetstrea
 ) -> None:
     count = int(os.environ.get("OMNIHUB_TEST_RELAY_EVENTS", "5000"))
     ids = fill_outbox(engine, count)
-    store = IntegrationStore(engine)
+    relay = SqlIntegrationStores.on(engine).outbox
     received: set[str] = set()
     lock = threading.Lock()
 
@@ -571,7 +595,7 @@ def test_the_relay_drains_a_backlog_of_thousands_of_events_through_nats_jetstrea
     nats_bus.subscribe("count", ["stock.*"], consume)
 
     started = time.perf_counter()
-    assert drain(store, nats_bus.publish, limit=500) == count
+    assert drain(relay, nats_bus.publish, limit=500) == count
     relayed = time.perf_counter() - started
     deadline = time.monotonic() + 120
     while len(received) < count and time.monotonic() < deadline:

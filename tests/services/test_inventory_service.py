@@ -21,7 +21,6 @@ from omnihub.services.inventory import (
     MovementResult,
     RecordMovement,
     ReserveStock,
-    expire_reservations,
     record_movement,
     release_reservation,
     reserve_stock,
@@ -29,6 +28,7 @@ from omnihub.services.inventory import (
     stock_of,
 )
 from omnihub.services.orders import ingest_order
+from omnihub.services.routing import expire_reservations
 
 pytestmark = pytest.mark.service
 

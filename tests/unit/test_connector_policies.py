@@ -9,6 +9,7 @@ import math
 import random
 import statistics
 import time
+from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
@@ -20,6 +21,7 @@ from omnihub.domain.integration import (
     published_quantity,
     validate_subscription,
 )
+from omnihub.ports import Subscription
 
 pytestmark = pytest.mark.unit
 
@@ -326,3 +328,13 @@ def test_published_quantity_ignores_locations_that_do_not_serve_the_channel_and_
     assert published_quantity(levels, ["WH-SH", "ST-01"], 1.0, 10) == 0
     assert published_quantity(levels, ["WH-SH", "ST-01"], 1.0, 11) == 0
     assert published_quantity([], [], 1.0, 0) == 0
+
+
+def test_a_subscription_wants_its_events_families_or_all() -> None:
+    at = datetime(2026, 11, 11, tzinfo=UTC)
+    sub = Subscription("S", "http://x", ("order.*", "stock.changed"), "s" * 16, at)
+    assert sub.wants("order.held")
+    assert sub.wants("stock.changed")
+    assert not sub.wants("stock.repaired")
+    assert not sub.wants("reservation.taken")
+    assert Subscription("S", "http://x", ("*",), "s" * 16, at).wants("reservation.taken")

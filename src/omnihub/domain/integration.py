@@ -4,7 +4,7 @@ channel is shown, and what a webhook subscription may look like."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
@@ -63,13 +63,23 @@ def validate_subscription(url: str, events: Sequence[str], secret: str) -> list[
 
 
 def published_quantity(
-    locations: Iterable[dict[str, Any]], served: Sequence[str], ratio: float, buffer: int
+    locations: Iterable[Mapping[str, Any]], served: Sequence[str], ratio: float, buffer: int
 ) -> int:
-    """floor(ratio × available over the channel's locations) − buffer, never below 0."""
-    total = sum(
-        int(loc.get("available", 0))
-        for loc in locations
-        if not served or loc.get("location") in served
+    """floor(ratio × available over the channel's locations) − buffer, never below 0, of
+    levels as ``stock.changed`` carries them ({"location", "available", ...})."""
+    return channel_quantity(
+        ((loc.get("location"), int(loc.get("available", 0))) for loc in locations),
+        served,
+        ratio,
+        buffer,
     )
+
+
+def channel_quantity(
+    available: Iterable[tuple[str | None, int]], served: Sequence[str], ratio: float, buffer: int
+) -> int:
+    """floor(ratio × available over the channel's locations) − buffer, never below 0, of
+    (location, available) pairs; no ``served`` locations: all of them."""
+    total = sum(quantity for location, quantity in available if not served or location in served)
     # the ratio as the decimal it was written as: floor(0.29 * 100) is 29 (not 28.999...96 -> 28)
     return max(0, math.floor(Decimal(str(ratio)) * total) - buffer)

@@ -7,10 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from omnihub.domain import events as ev
 from omnihub.domain.catalog import valid_code
 from omnihub.domain.errors import DomainError, ErrorCode, InvalidInput
-from omnihub.domain.events import Event
+from omnihub.domain.events import (
+    Event,
+    OrderHeld,
+    OrderIngested,
+    OrderStatusChanged,
+    Payload,
+)
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.values import Money, positive_quantity, utc
 
@@ -222,7 +227,7 @@ class Order:
             **fields,
         )
         order.transitions.append(Transition(None, S.CREATED, f"received from {channel}", at))
-        order._record(ev.ORDER_INGESTED, at, {"channel": channel, "external_id": external_id})
+        order._record(OrderIngested(order.id, channel, external_id, str(order.status)), at)
         if channel_status is S.PAID:
             order.transition(S.PAID, "paid on the channel", at)
         elif channel_status is S.CANCELLED:
@@ -233,16 +238,7 @@ class Order:
             previous, order.status = order.status, channel_status
             cause = f"already {channel_status} on the channel when first received"
             order.transitions.append(Transition(previous, channel_status, cause, at))
-            order._record(
-                ev.ORDER_STATUS_CHANGED,
-                at,
-                {
-                    "from": str(previous),
-                    "to": str(channel_status),
-                    "cause": cause,
-                    "source": channel,
-                },
-            )
+            order._record(order._status_changed(previous, channel_status, cause, channel), at)
         return order
 
     # -- state machine ------------------------------------------------------------------------
@@ -258,10 +254,7 @@ class Order:
         previous = self.status
         self.status = target
         self.transitions.append(Transition(previous, target, cause, at))
-        data = {"from": str(previous), "to": str(target), "cause": cause}
-        if source is not None:
-            data["source"] = source
-        self._record(ev.ORDER_STATUS_CHANGED, at, data)
+        self._record(self._status_changed(previous, target, cause, source), at)
 
     def note(self, cause: str, at: datetime) -> None:
         """Record something that happened to the order without changing its status."""
@@ -274,7 +267,9 @@ class Order:
         self.held_from = self.status
         self.hold_reason = reason
         self.transition(S.HELD, cause or f"held: {reason}", at)
-        self._record(ev.ORDER_HELD, at, {"reason": reason})
+        self._record(
+            OrderHeld(self.id, self.channel, self.external_id, str(self.status), reason), at
+        )
 
     def resume(self, cause: str, at: datetime) -> None:
         """Lift a hold: the order returns to where it was before it was held."""
@@ -323,15 +318,22 @@ class Order:
     def with_lines(self, lines: list[OrderLine]) -> Order:
         return replace(self, lines=lines)
 
-    def _record(self, type_: str, at: datetime, data: dict[str, Any]) -> None:
-        payload = {
-            "order_id": self.id,
-            "channel": self.channel,
-            "external_id": self.external_id,
-            "status": str(self.status),
-        }
-        payload.update(data)
-        self.events.append(Event(type_, self.id, at, payload, self.version + 1))
+    def _status_changed(
+        self, previous: OrderStatus, target: OrderStatus, cause: str, source: str | None
+    ) -> OrderStatusChanged:
+        return OrderStatusChanged(
+            order_id=self.id,
+            channel=self.channel,
+            external_id=self.external_id,
+            status=str(self.status),
+            from_status=str(previous),
+            to=str(target),
+            cause=cause,
+            source=source,
+        )
+
+    def _record(self, payload: Payload, at: datetime) -> None:
+        self.events.append(Event.of(payload, self.id, at, self.version + 1))
 
 
 @dataclass(frozen=True, slots=True)

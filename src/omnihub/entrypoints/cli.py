@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnihub.adapters.db.integration import IntegrationStore
 from omnihub.config import Settings
+from omnihub.ports import DeliveryQueue
 
 app = typer.Typer(
     help="omnihub: one truth for orders, stock, members and money across every channel.",
@@ -159,10 +159,12 @@ def check(
     raise typer.Exit(0 if report.balanced else 1)
 
 
-def _store(database_url: str | None) -> IntegrationStore:
+def _deliveries(database_url: str | None) -> DeliveryQueue:
     from omnihub.adapters.db.engine import create_engine
+    from omnihub.adapters.db.integration import SqlIntegrationStores
 
-    return IntegrationStore(create_engine(_settings(database_url).database_url))
+    engine = create_engine(_settings(database_url).database_url)
+    return SqlIntegrationStores.on(engine).deliveries
 
 
 @dlq_app.command("list")
@@ -171,9 +173,9 @@ def dlq_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """Dead letters, newest first, with their last error."""
-    from omnihub.adapters.db.integration import DEAD
+    from omnihub.ports import DEAD
 
-    items = _store(database_url).deliveries(status=DEAD, endpoint=endpoint, limit=200)
+    items = _deliveries(database_url).recent(status=DEAD, endpoint=endpoint, limit=200)
     table = Table("id", "endpoint", "event", "attempts", "last error", title="Dead letters")
     for d in items:
         table.add_row(
@@ -186,7 +188,7 @@ def dlq_list(
 @dlq_app.command("show")
 def dlq_show(delivery_id: int, database_url: DatabaseOption = None) -> None:
     """One delivery in full: where, what, how often tried and why it failed."""
-    item = _store(database_url).get_delivery(delivery_id)
+    item = _deliveries(database_url).get(delivery_id)
     if item is None:
         console.print(f"[red]delivery {delivery_id} does not exist[/]")
         raise typer.Exit(1)
@@ -208,7 +210,9 @@ def dlq_replay(
     if delivery_id is None and endpoint is None:
         console.print("[red]give a delivery id or --endpoint[/]")
         raise typer.Exit(2)
-    n = _store(database_url).replay(datetime.now(UTC), delivery_id=delivery_id, endpoint=endpoint)
+    n = _deliveries(database_url).replay(
+        datetime.now(UTC), delivery_id=delivery_id, endpoint=endpoint
+    )
     console.print(f"{n} dead letter(s) queued again")
 
 
@@ -217,7 +221,7 @@ def dlq_discard(delivery_id: int, database_url: DatabaseOption = None) -> None:
     """Give up on a dead letter for good (it stays listed as discarded)."""
     from datetime import UTC, datetime
 
-    if not _store(database_url).discard(delivery_id, datetime.now(UTC)):
+    if not _deliveries(database_url).discard(delivery_id, datetime.now(UTC)):
         console.print(f"[red]delivery {delivery_id} is not a dead letter[/]")
         raise typer.Exit(1)
     console.print(f"delivery {delivery_id} discarded")
@@ -227,7 +231,7 @@ def dlq_discard(delivery_id: int, database_url: DatabaseOption = None) -> None:
 def sweep(database_url: DatabaseOption = None) -> None:
     """Release expired reservations once (the server also does this every few seconds)."""
     from omnihub.bootstrap import bootstrap
-    from omnihub.services.inventory import expire_reservations
+    from omnihub.services.routing import expire_reservations
 
     hub = bootstrap(_settings(database_url))
     try:

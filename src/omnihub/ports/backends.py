@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from omnihub.domain.backends import (
     BackendKind,
@@ -45,6 +45,8 @@ from omnihub.domain.backends import (
 from omnihub.domain.errors import DomainError, ErrorCode
 from omnihub.domain.values import Money
 from omnihub.ports.wire import Exchange, InboundRequest, Reply
+
+T = TypeVar("T")
 
 _MISSING: Any = object()
 
@@ -231,3 +233,28 @@ class DeliveryAdapter(BackendAdapter):
     def parse_callback(
         self, config: BackendConfig, request: InboundRequest
     ) -> list[RiderStatus]: ...
+
+
+def serving(
+    configs: Mapping[str, BackendConfig], kind: BackendKind, location: str
+) -> BackendConfig | None:
+    """The back end of ``kind`` that serves ``location`` (the config loader makes it unique
+    for WMSs and delivery providers; for ERPs, the first by code)."""
+    for code in sorted(configs):
+        config = configs[code]
+        if config.kind == kind and config.serves(location):
+            return config
+    return None
+
+
+class BackendGateway(abc.ABC):
+    """How the hub talks to a back end: the adapter speaking for it, and a run of one of the
+    adapter's exchanges against the system (the adapter builds the requests; this sends them)."""
+
+    @abc.abstractmethod
+    def adapter(self, config: BackendConfig) -> BackendAdapter: ...
+
+    @abc.abstractmethod
+    def run(self, config: BackendConfig, exchange: Exchange[T]) -> T:
+        """Drive ``exchange`` to its end; ``CallRefused`` when the system refused or could not
+        be reached in time (``retry`` True for the latter)."""

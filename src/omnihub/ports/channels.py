@@ -5,9 +5,10 @@ the hub's, shared by all."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from omnihub.domain.errors import DomainError, ErrorCode
 from omnihub.domain.orders import IngestOrder
@@ -190,9 +191,25 @@ class ChannelAdapter(abc.ABC):
         platform's own error code in a 200)."""
 
 
-class MessageLog(Protocol):
-    """Message ids already accepted per channel (replay protection)."""
+ChannelAdapters = Callable[[str], ChannelAdapter]
+"""The adapter speaking for a name (``tmall``, ``shopify``, ...); ``InvalidChannelConfig``
+when there is none."""
 
-    def message_seen(self, channel: str, message_id: str) -> bool: ...
 
-    def remember_message(self, channel: str, message_id: str, at: datetime) -> bool: ...
+class ChannelTransport(abc.ABC):
+    """The calls the hub makes to a platform outside the delivery queue (they are part of
+    receiving orders, not of telling the platform something)."""
+
+    @abc.abstractmethod
+    def pages(
+        self, adapter: ChannelAdapter, config: ChannelConfig, start: datetime, end: datetime
+    ) -> Iterator[PulledPage]:
+        """Every page of the orders modified in [start, end]; ``CallRefused`` when the
+        platform answers with an error or cannot be reached (``retry`` True for an outage)."""
+
+    @abc.abstractmethod
+    def fetcher(
+        self, adapter: ChannelAdapter, config: ChannelConfig
+    ) -> Callable[[str], dict[str, Any]]:
+        """Fetch one order in full by its external id (platforms that notify with an id only);
+        ``CallRefused`` as for ``pages``."""

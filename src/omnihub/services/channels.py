@@ -1,4 +1,5 @@
-"""Channel use cases: receive a platform's pushed message, store pulled pages of orders.
+"""Channel use cases: create a channel (and queue its first full stock push), receive a
+platform's pushed message, pull a platform's modified orders window by window.
 
 The adapter (a ``ChannelAdapter``) speaks the platform's language; this module decides what
 is stored: nothing for a refused request, the raw body in the inbound log for an unreadable
@@ -8,27 +9,38 @@ one, and each order on its own for a batch (one bad order never blocks the other
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from omnihub.domain.errors import DomainError, ErrorCode
+from omnihub.domain.errors import AlreadyExists, DomainError, ErrorCode, NotFound
+from omnihub.domain.integration import channel_quantity, validate_subscription
 from omnihub.domain.orders import IngestOrder
 from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
+    ChannelAdapters,
     ChannelConfig,
+    ChannelDirectory,
+    ChannelRecord,
     ChannelRefused,
+    ChannelTransport,
     Clock,
     InboundRequest,
     MessageLog,
+    OutboxRelay,
+    PullCursors,
     PulledPage,
+    StockSync,
     UnitOfWorkFactory,
     UnreadablePayload,
 )
 from omnihub.services.orders import IngestResult, ingest_order
 from omnihub.services.routing import RoutingPolicy
+
+log = logging.getLogger("omnihub.workers")
 
 
 class ChannelUnavailable(DomainError):
@@ -50,6 +62,69 @@ class PageOutcome:
     """(external id, why) of the orders that went to the inbound exceptions"""
 
 
+@dataclass(frozen=True, slots=True)
+class CreateChannel:
+    code: str
+    adapter: str = "generic"
+    endpoint: str | None = None
+    secret: str | None = None
+    allocation_ratio: float = 1.0
+    buffer: int = 0
+    locations: tuple[str, ...] = ()
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+
+
+def create_channel(
+    command: CreateChannel,
+    directory: ChannelDirectory,
+    outbox: OutboxRelay,
+    stock_sync: StockSync,
+    read_uow: UnitOfWorkFactory,
+    clock: Clock,
+) -> ChannelRecord:
+    """A sales channel the hub pushes stock and order status to. Its current stock is queued
+    for a first full push straight away."""
+    if directory.get(command.code) is not None:
+        raise AlreadyExists(f"channel {command.code} already exists")
+    if command.endpoint is not None:
+        validate_subscription(command.endpoint, ["*"], command.secret or "x" * 16)
+    now = clock.now()
+    with read_uow() as uow:
+        unknown = [code for code in command.locations if uow.locations.get(code) is None]
+        if unknown:
+            raise NotFound(
+                f"unknown location(s): {', '.join(unknown)}", code=ErrorCode.UNKNOWN_LOCATION
+            )
+    channel = ChannelRecord(
+        code=command.code,
+        adapter=command.adapter,
+        endpoint=command.endpoint,
+        secret=command.secret,
+        allocation_ratio=command.allocation_ratio,
+        buffer=command.buffer,
+        locations=command.locations,
+        created_at=now,
+        credentials=command.credentials,
+    )
+    directory.add(channel)
+    if command.endpoint:
+        # The channel exists from here on, so every later event is applied to it; the snapshot
+        # is versioned as the newest event already in the levels read next, so it neither hides
+        # the next change (the old "count + 1" did) nor overrides a newer one.
+        snapshot = outbox.position()
+        with read_uow() as uow:
+            levels = uow.stock.all_levels()
+        per_sku: dict[str, list[tuple[str | None, int]]] = {}
+        for level in levels:
+            per_sku.setdefault(level.sku, []).append((level.location, level.available))
+        for sku, available in per_sku.items():
+            qty = channel_quantity(
+                available, command.locations, command.allocation_ratio, command.buffer
+            )
+            stock_sync.want(command.code, sku, qty, snapshot, now)
+    return channel
+
+
 def receive(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
@@ -66,7 +141,7 @@ def receive(
     now = clock.now()
     if verified.sent_at is not None:
         require_fresh(verified.sent_at, now, adapter.max_skew)
-    if verified.message_id and messages.message_seen(config.code, verified.message_id):
+    if verified.message_id and messages.seen(config.code, verified.message_id):
         raise ChannelRefused(
             f"message {verified.message_id} was received before; a replay is not stored again",
             code=ErrorCode.REPLAYED_MESSAGE,
@@ -104,7 +179,7 @@ def receive(
         raise UnreadablePayload(exc.message, details=exc.details) from exc
     results = [ingest_order(uow_factory, order, clock, policy) for order in orders]
     if verified.message_id:
-        messages.remember_message(config.code, verified.message_id, now)
+        messages.remember(config.code, verified.message_id, now)
     return Received(results, ignored=parsed.ignored)
 
 
@@ -169,3 +244,94 @@ def keep_rejected(
             error=error[:2000],
         )
         uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class PullSchedule:
+    start_hours: float
+    """how far back a channel pulled for the first time starts"""
+    every_seconds: float
+    """how often the channels are pulled (a pull's lease is six of these, at least a minute)"""
+    settle_seconds: float
+    """a window ends this long before now (orders committed late on the platform)"""
+
+
+@dataclass
+class ChannelPuller:
+    """Reads pull channels' modified orders window by window. The cursor moves only when a
+    whole window was read; each window starts ``overlap`` before it (the same order read
+    twice is a duplicate the ingest drops), ends ``settle_seconds`` before now, and is at most
+    the adapter's ``max_window`` long, so an outage of hours is caught up in steps."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    directory: ChannelDirectory
+    cursors: PullCursors
+    transport: ChannelTransport
+    adapters: ChannelAdapters
+    schedule: PullSchedule
+    owner: str
+    policy: RoutingPolicy | None = None
+    stats: dict[str, int] = field(default_factory=lambda: {"pulled": 0, "rejected": 0})
+    behind: set[str] = field(default_factory=set)
+    """channels whose last window ended before now (catching up after an outage)"""
+
+    def pull_all(self) -> int:
+        """One window per pull channel; the number of channels still behind (catching up
+        after an outage), so the loop goes on at once while there are any. Going on, only
+        those are pulled: the others were read up to now a moment ago, and pulling them
+        again would only re-read their overlap."""
+        catching_up = self.behind
+        self.behind = set()
+        for channel in self.directory.all():
+            if channel.generic or not channel.endpoint:
+                continue
+            if catching_up and channel.code not in catching_up:
+                continue
+            if self.adapters(channel.adapter).pulls and self.pull(channel):
+                self.behind.add(channel.code)
+        return len(self.behind)
+
+    def pull(self, channel: ChannelRecord) -> bool:
+        """Read one window of the channel's modified orders; True when more windows are due."""
+        adapter, config = self.adapters(channel.adapter), channel.config
+        now = self.clock.now()
+        first = now - timedelta(hours=self.schedule.start_hours)
+        lease = timedelta(seconds=max(60.0, self.schedule.every_seconds * 6))
+        cursor = self.cursors.lease(config.code, self.owner, first, now, lease)
+        if cursor is None:
+            return False  # another process pulls this channel now
+        start = cursor - adapter.overlap
+        settled = now - timedelta(seconds=self.schedule.settle_seconds)
+        end = min(settled, cursor + adapter.max_window)
+        pulled = rejected = 0
+        error: str | None = None
+        try:
+            if end > start:
+                for page in self.transport.pages(adapter, config, start, end):
+                    outcome = store_page(
+                        self.uow_factory,
+                        self.clock,
+                        adapter,
+                        config,
+                        page,
+                        policy=self.policy,
+                        fetch=self.transport.fetcher(adapter, config),
+                    )
+                    pulled += outcome.stored
+                    rejected += len(outcome.rejected)
+        except (CallRefused, DomainError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning("pull of %s stopped at %s: %s", config.code, start.isoformat(), error)
+        self.cursors.advance(
+            config.code,
+            self.owner,
+            to=end if error is None and end > start else None,
+            pulled=pulled,
+            rejected=rejected,
+            error=error,
+            now=self.clock.now(),
+        )
+        self.stats["pulled"] += pulled
+        self.stats["rejected"] += rejected
+        return error is None and end < settled

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnihub.domain import events as ev
-from omnihub.domain.events import Event
+from omnihub.domain.events import Event, StockRepaired
 from omnihub.domain.inventory import ReservationState
 from omnihub.domain.locations import DeliveryMode
 from omnihub.domain.orders import HOLDS_STOCK, OrderStatus
@@ -146,17 +145,12 @@ def repair_counters(uow: UnitOfWork, clock: Clock, actor: str = "cli") -> list[V
             if before == after:
                 continue
             uow.stock.set_counters(location, sku, on_hand=after[0], reserved=after[1])
-            details = {
-                "location": location,
-                "on_hand_before": before[0],
-                "on_hand_after": after[0],
-                "reserved_before": before[1],
-                "reserved_after": after[1],
-            }
+            repair = StockRepaired(location, before[0], after[0], before[1], after[1])
+            details = repair.to_dict()
             uow.audit.record(
                 actor=actor, action="stock.repair", subject=f"sku:{sku}", details=details, at=now
             )
-            uow.emit(Event(ev.STOCK_REPAIRED, sku, now, details))
+            uow.emit(Event.of(repair, sku, now))
             repaired.append(
                 Violation("repaired", f"{sku}@{location}", "counters recomputed", details)
             )

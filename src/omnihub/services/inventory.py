@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from omnihub.domain import events as ev
 from omnihub.domain.catalog import valid_code
 from omnihub.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
-from omnihub.domain.events import Event
+from omnihub.domain.events import (
+    Event,
+    LocationStock,
+    ReservationEvent,
+    ReservationExpired,
+    ReservationReleased,
+    ReservationTaken,
+    StockChanged,
+)
 from omnihub.domain.inventory import (
     EXTERNAL_MOVEMENTS,
     InsufficientStock,
@@ -74,39 +81,29 @@ def stock_changed_event(
     returned them), every location of the SKU in location order."""
     if levels is None:
         levels = uow.stock.levels([sku])
-    return Event(
-        ev.STOCK_CHANGED,
-        sku,
-        now,
-        {
-            "sku": sku,
-            "available": sum(level.available for level in levels),
-            "locations": [
-                {
-                    "location": level.location,
-                    "on_hand": level.on_hand,
-                    "reserved": level.reserved,
-                    "available": level.available,
-                }
-                for level in levels
-            ],
-        },
+    payload = StockChanged(
+        sku=sku,
+        available=sum(level.available for level in levels),
+        locations=tuple(
+            LocationStock(level.location, level.on_hand, level.reserved, level.available)
+            for level in levels
+        ),
     )
+    return Event.of(payload, sku, now)
 
 
-def reservation_event(type_: str, reservation: Reservation, now: datetime) -> Event:
-    return Event(
-        type_,
-        reservation.id,
-        now,
-        {
-            "reservation_id": reservation.id,
-            "sku": reservation.sku,
-            "location": reservation.location,
-            "qty": reservation.qty,
-            "order_id": reservation.order_id,
-        },
+def reservation_event(
+    kind: type[ReservationEvent], reservation: Reservation, now: datetime
+) -> Event:
+    """``kind`` (``ReservationTaken``, ``ReservationReleased``, ...) of one reservation."""
+    payload = kind(
+        reservation_id=reservation.id,
+        sku=reservation.sku,
+        location=reservation.location,
+        qty=reservation.qty,
+        order_id=reservation.order_id,
     )
+    return Event.of(payload, reservation.id, now)
 
 
 def record_movement(
@@ -203,7 +200,7 @@ def reserve_stock(uow: UnitOfWork, command: ReserveStock, clock: Clock) -> Reser
         if after is None:
             raise refused
         uow.emit(
-            reservation_event(ev.RESERVATION_TAKEN, reservation, now),
+            reservation_event(ReservationTaken, reservation, now),
             stock_changed_event(
                 uow,
                 command.sku,
@@ -234,7 +231,7 @@ def release_reservation(uow: UnitOfWork, reservation_id: str, clock: Clock) -> R
             return uow.reservations.get(reservation_id) or reservation
         uow.stock.unreserve(reservation.location, reservation.sku, reservation.qty)
         uow.emit(
-            reservation_event(ev.RESERVATION_RELEASED, reservation, now),
+            reservation_event(ReservationReleased, reservation, now),
             stock_changed_event(uow, reservation.sku, now),
         )
         uow.commit()
@@ -253,25 +250,12 @@ def expire_due(uow: UnitOfWork, clock: Clock, batch: int = 500) -> list[Reservat
             if not uow.reservations.change_state(reservation.id, ReservationState.EXPIRED, now):
                 continue  # another sweeper or a release got there first
             uow.stock.unreserve(reservation.location, reservation.sku, reservation.qty)
-            uow.emit(reservation_event(ev.RESERVATION_EXPIRED, reservation, now))
+            uow.emit(reservation_event(ReservationExpired, reservation, now))
             expired.append(reservation)
         for sku in sorted({r.sku for r in expired}):
             uow.emit(stock_changed_event(uow, sku, now))
         uow.commit()
     return expired
-
-
-def expire_reservations(uow: UnitOfWork, clock: Clock, batch: int = 500) -> int:
-    """One full sweep (``omnihub sweep``): expire what is due, then cancel the store pickups
-    whose hold ran out, as the server's sweeper does. Expiring alone would leave such an order
-    allocated or released with none of its stock, and the books would not balance."""
-    from omnihub.services import routing  # routing imports this module
-
-    expired = expire_due(uow, clock, batch)
-    orders = sorted({r.order_id for r in expired if r.order_id})
-    if orders:
-        routing.expire_pickup_holds(uow, orders, clock.now())
-    return len(expired)
 
 
 def stock_of(uow: UnitOfWork, sku: str) -> SkuStock:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from omnihub.adapters.backends.registry import REGISTRY, adapter_for
 from omnihub.domain.backends import BackendKind
 from omnihub.ports import BackendConfig, InvalidBackendConfig
+from omnihub.ports.backends import serving as serving
 
 
 def _text(value: Any) -> bool:
@@ -181,18 +182,6 @@ def parse_backend(data: Mapping[str, Any]) -> BackendConfig:
     if extra:
         raise InvalidBackendConfig(extra)
     return config
-
-
-def serving(
-    configs: Mapping[str, BackendConfig], kind: BackendKind, location: str
-) -> BackendConfig | None:
-    """The back end of ``kind`` that serves ``location`` (``parse_backends`` makes it unique
-    for WMSs and delivery providers; for ERPs, the first by code)."""
-    for code in sorted(configs):
-        config = configs[code]
-        if config.kind == kind and config.serves(location):
-            return config
-    return None
 
 
 def parse_backends(items: Iterable[Mapping[str, Any]]) -> dict[str, BackendConfig]:

@@ -8,7 +8,16 @@ from typing import TypeVar
 
 import httpx
 
-from omnihub.ports import Answer, CallRefused, Exchange, OutboundRequest
+from omnihub.adapters.backends.registry import adapter_for
+from omnihub.ports import (
+    Answer,
+    BackendAdapter,
+    BackendConfig,
+    BackendGateway,
+    CallRefused,
+    Exchange,
+    OutboundRequest,
+)
 
 T = TypeVar("T")
 
@@ -68,3 +77,17 @@ def call(
 ) -> T:
     """Run one exchange with ``client``."""
     return run(exchange, HttpSender(client, system, timeout))
+
+
+class HttpBackendGateway(BackendGateway):
+    """The back ends over HTTP with one client: the registry's adapter for each, and its
+    exchanges run with the back end's timeout."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def adapter(self, config: BackendConfig) -> BackendAdapter:
+        return adapter_for(config.adapter)
+
+    def run(self, config: BackendConfig, exchange: Exchange[T]) -> T:
+        return call(self.client, exchange, config.code, config.timeout_seconds)

@@ -5,10 +5,9 @@ apart and from their own documents, in ``omnihub.simulators.channels``."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from omnihub.domain.errors import ErrorCode
-from omnihub.ports import ChannelAdapter, ChannelConfig, InvalidChannelConfig
+from omnihub.ports import ChannelAdapter, InvalidChannelConfig
 
 #: adapter name -> "module:Class" of its ChannelAdapter (imported when first used)
 REGISTRY: dict[str, str] = {
@@ -42,14 +41,3 @@ def adapter_for(name: str) -> ChannelAdapter:
         adapter = getattr(importlib.import_module(module), cls)()
         _LOADED[name] = adapter
     return adapter
-
-
-def channel_config(row: dict[str, Any]) -> ChannelConfig:
-    """A channel as stored (``channels`` row) as its adapter's configuration."""
-    return ChannelConfig(
-        code=row["code"],
-        adapter=row["adapter"],
-        secret=row.get("secret"),
-        credentials=row.get("credentials") or {},
-        endpoint=row.get("endpoint"),
-    )

@@ -13,6 +13,7 @@ from omnihub.ports import (
     CallRefused,
     ChannelAdapter,
     ChannelConfig,
+    ChannelTransport,
     OutboundRequest,
     PulledPage,
 )
@@ -90,3 +91,20 @@ def pages(
         yield page
     if page.has_more:
         raise CallRefused(f"{adapter.name}: more than {max_pages} pages in one window", retry=True)
+
+
+class HttpChannelTransport(ChannelTransport):
+    """``ChannelTransport`` over HTTP with one client."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def pages(
+        self, adapter: ChannelAdapter, config: ChannelConfig, start: datetime, end: datetime
+    ) -> Iterator[PulledPage]:
+        return pages(self.client, adapter, config, start, end)
+
+    def fetcher(
+        self, adapter: ChannelAdapter, config: ChannelConfig
+    ) -> Callable[[str], dict[str, Any]]:
+        return fetcher(self.client, adapter, config)

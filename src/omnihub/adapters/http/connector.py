@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from omnihub.adapters.db.integration import Delivery, IntegrationStore, Outcome
-from omnihub.ports import CallRefused, OutboundRequest
+from omnihub.ports import CallRefused, Delivery, DeliveryQueue, OutboundRequest, Outcome
 
 log = logging.getLogger("omnihub.connector")
 
@@ -123,7 +122,7 @@ it is done, raises ``CallRefused`` (``retry`` False: a dead letter at once) when
 class ConnectorRuntime:
     def __init__(
         self,
-        store: IntegrationStore,
+        queue: DeliveryQueue,
         *,
         policy: RetryPolicy | None = None,
         rate_per_second: float = 50.0,
@@ -135,7 +134,7 @@ class ConnectorRuntime:
         seed: int | None = None,
         concurrency: int = 16,
     ) -> None:
-        self.store = store
+        self.queue = queue
         self.policy = policy or RetryPolicy()
         self.rate = rate_per_second
         self.secrets = secrets
@@ -167,7 +166,7 @@ class ConnectorRuntime:
 
     def run_due(self, now: datetime, limit: int = 200) -> int:
         """Attempt every due delivery once, in parallel; returns how many were attempted."""
-        due = self.store.claim_due(now, limit)
+        due = self.queue.claim_due(now, limit)
         if not due:
             return 0
         ready: list[Delivery] = []
@@ -183,7 +182,7 @@ class ConnectorRuntime:
                 ready.append(delivery)
         results = list(self.pool.map(self._send, ready))
         outcomes.extend(results)
-        self.store.record(outcomes)
+        self.queue.record(outcomes)
         if self.on_delivered is not None:
             for delivery, outcome in zip(ready, results, strict=True):
                 if outcome.error is None:

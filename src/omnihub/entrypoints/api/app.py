@@ -25,7 +25,6 @@ from omnihub.entrypoints.api.routers import (
     routing,
 )
 from omnihub.services import routing as routing_services
-from omnihub.services.inventory import expire_due
 
 log = logging.getLogger("omnihub.workers")
 
@@ -42,12 +41,9 @@ async def _every(seconds: float, name: str, job: Callable[[], object]) -> None:
 
 def _sweep(hub: Hub) -> None:
     """Release expired reservations; cancel the store pickups whose hold ran out."""
-    expired = expire_due(hub.uow(), hub.clock)
+    expired = routing_services.expire_reservations(hub.uow(), hub.clock)
     if expired:
-        log.info("released %d expired reservation(s)", len(expired))
-    orders = sorted({r.order_id for r in expired if r.order_id})
-    if orders:
-        routing_services.expire_pickup_holds(hub.uow(), orders, hub.clock.now())
+        log.info("released %d expired reservation(s)", expired)
 
 
 def _release(hub: Hub) -> None:

@@ -19,9 +19,9 @@ class HubCollector(Collector):
         self.workers = workers
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        store = self.hub.integration
+        stores = self.hub.integration
         now = self.hub.clock.now()
-        backlog, oldest = store.outbox_backlog(now)
+        backlog, oldest = stores.outbox.backlog(now)
         yield GaugeMetricFamily("omnihub_outbox_backlog", "Events not yet published", backlog)
         yield GaugeMetricFamily(
             "omnihub_outbox_oldest_age_seconds", "Age of the oldest unpublished event", oldest
@@ -32,7 +32,7 @@ class HubCollector(Collector):
         attempts = GaugeMetricFamily(
             "omnihub_delivery_attempts", "Attempts made", labels=["endpoint", "status"]
         )
-        for endpoint, status, count, tries in store.delivery_counts():
+        for endpoint, status, count, tries in stores.deliveries.counts():
             deliveries.add_metric([endpoint, status], count)
             attempts.add_metric([endpoint, status], tries)
         yield deliveries
@@ -47,12 +47,12 @@ class HubCollector(Collector):
             "SKUs whose channel value differs from the hub's",
             labels=["channel"],
         )
-        for channel in store.channels():
-            sync = store.sync_status(channel["code"])
-            for q in ("p50", "p99"):
-                if sync[f"lag_ms_{q}"] is not None:
-                    lag.add_metric([channel["code"], q], sync[f"lag_ms_{q}"])
-            behind.add_metric([channel["code"]], sync["behind"])
+        for channel in stores.directory.all():
+            sync = stores.stock_sync.status(channel.code)
+            for q, value in (("p50", sync.lag_ms_p50), ("p99", sync.lag_ms_p99)):
+                if value is not None:
+                    lag.add_metric([channel.code, q], value)
+            behind.add_metric([channel.code], sync.behind)
         yield lag
         yield behind
         reservations = GaugeMetricFamily(

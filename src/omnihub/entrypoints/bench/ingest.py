@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from omnihub.adapters.db.engine import create_engine
-from omnihub.adapters.db.integration import IntegrationStore
+from omnihub.adapters.db.integration import SqlIntegrationStores
 from omnihub.entrypoints.bench import drivers, processes, retailer
 from omnihub.entrypoints.bench.buses import bus_url
 from omnihub.entrypoints.bench.context import (
@@ -96,7 +96,7 @@ def _backlog(url: str) -> int:
     try:
         from datetime import UTC, datetime
 
-        return IntegrationStore(engine).outbox_backlog(datetime.now(UTC))[0]
+        return SqlIntegrationStores.on(engine).outbox.backlog(datetime.now(UTC)).events
     finally:
         engine.dispose()
 

@@ -1,4 +1,4 @@
-"""relay: outbox events published per second by the hub's relay (``IntegrationStore.relay_batch``,
+"""relay: outbox events published per second by the hub's relay (``OutboxRelay.relay_batch``,
 batches of 500, as the server runs it), in process against the suite's database: to the
 in-process bus (a subscriber counting what it is handed), and with ``--bus nats`` to NATS
 JetStream as well (published concurrently, acknowledgements awaited per batch; every event then
@@ -24,16 +24,15 @@ import sqlalchemy as sa
 
 from omnihub.adapters.bus.memory import MemoryBus
 from omnihub.adapters.db.engine import create_engine
-from omnihub.adapters.db.integration import IntegrationStore, envelope
+from omnihub.adapters.db.integration import SqlIntegrationStores, envelope
 from omnihub.adapters.db.tables import outbox
 from omnihub.adapters.db.unit_of_work import SqlUnitOfWork
-from omnihub.domain import events as ev
-from omnihub.domain.events import Event
+from omnihub.domain.events import Event, LocationStock, StockChanged
 from omnihub.entrypoints.bench import drivers
 from omnihub.entrypoints.bench.buses import nats_admin, stream_prefix
 from omnihub.entrypoints.bench.context import BenchContext, BenchFailure, Row, measure, median
 from omnihub.entrypoints.bench.databases import provisioned, raw_dsn
-from omnihub.ports import Envelope
+from omnihub.ports import Envelope, OutboxRelay
 
 BATCH = 500
 SKUS = 100
@@ -45,17 +44,10 @@ def fill(engine: sa.Engine, count: int) -> None:
     now = datetime.now(UTC)
     for start in range(0, count, BATCH):
         batch = [
-            Event(
-                ev.STOCK_CHANGED,
+            Event.of(
+                StockChanged(f"SKU-{n % SKUS}", n, (LocationStock("WH-SH", n, 0, n),)),
                 f"SKU-{n % SKUS}",
                 now,
-                {
-                    "sku": f"SKU-{n % SKUS}",
-                    "available": n,
-                    "locations": [
-                        {"location": "WH-SH", "on_hand": n, "reserved": 0, "available": n}
-                    ],
-                },
             )
             for n in range(start, min(count, start + BATCH))
         ]
@@ -70,7 +62,7 @@ def undeliver(engine: sa.Engine) -> None:
 
 
 def drain(
-    store: IntegrationStore,
+    relay: OutboxRelay,
     publish: Callable[[list[Envelope]], None],
     count: int,
     relays: int = 1,
@@ -83,7 +75,7 @@ def drain(
     def loop() -> None:
         done = 0
         try:
-            while n := store.relay_batch(publish, datetime.now(UTC), limit=BATCH):
+            while n := relay.relay_batch(publish, datetime.now(UTC), limit=BATCH):
                 done += n
         except BaseException as exc:  # judged below, in the caller's thread
             errors.append(exc)
@@ -191,7 +183,7 @@ def _nats_run(
         bus.subscribe("bench-count", ["stock.*"], consume)
         undeliver(engine)
         started = time.perf_counter()
-        relayed = drain(IntegrationStore(engine), bus.publish, count, relays)
+        relayed = drain(SqlIntegrationStores.on(engine).outbox, bus.publish, count, relays)
         deadline = time.monotonic() + CONSUME_TIMEOUT
         while len(received) < count and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -227,14 +219,14 @@ def run(ctx: BenchContext) -> dict[str, Row]:
         try:
             ctx.progress(f"relay: {count} events into the outbox")
             fill(engine, count)
-            store = IntegrationStore(engine)
+            relay = SqlIntegrationStores.on(engine).outbox
             for n in range(ctx.sizes.runs):
                 ctx.progress(f"relay: run {n + 1} of {ctx.sizes.runs}")
                 bus = MemoryBus()
                 received: list[Envelope] = []
                 bus.subscribe("bench-count", ["*"], received.append)
                 undeliver(engine)
-                memory.append(count / drain(store, bus.publish, count, relays))
+                memory.append(count / drain(relay, bus.publish, count, relays))
                 if len(received) != count:
                     raise BenchFailure(f"relay: {count} events relayed, {len(received)} received")
                 undeliver(engine)

@@ -18,11 +18,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from omnihub.adapters.backends import adapter_for
+from omnihub.adapters.backends.transport import HttpBackendGateway
 from omnihub.bootstrap import Hub
 from omnihub.domain.errors import DomainError, NotFound
 from omnihub.entrypoints.api import presenters
 from omnihub.entrypoints.api.deps import HubDep
-from omnihub.entrypoints.backend_workers import compare_now, costs_now
 from omnihub.ports import (
     BackendAdapter,
     BackendConfig,
@@ -107,19 +107,19 @@ def list_backends(hub: HubDep) -> dict[str, Any]:
 def get_backend(code: str, hub: HubDep) -> dict[str, Any]:
     config = _config(hub, code)
     body = describe(config, _known_locations(hub))
-    store = hub.integration
-    cursor = store.cursor(f"backend:{code}")
+    stores = hub.integration
+    cursor = stores.cursors.get(f"backend:{code}")
     body["poll"] = (
         None
         if cursor is None
         else {
-            "cursor_at": cursor["cursor_at"].isoformat(),
-            "documents": cursor["pulled"],
-            "last_error": cursor["last_error"],
+            "cursor_at": cursor.cursor_at.isoformat(),
+            "documents": cursor.pulled,
+            "last_error": cursor.last_error,
         }
     )
     counts: dict[str, int] = {}
-    for endpoint, status, deliveries, _ in store.delivery_counts():
+    for endpoint, status, deliveries, _ in stores.deliveries.counts():
         if endpoint == f"backend:{code}":
             counts[status] = deliveries
     body["deliveries"] = counts
@@ -212,7 +212,10 @@ def run_compare(code: str, hub: HubDep) -> dict[str, Any]:
     config = _config(hub, code)
     if config.kind.value == "delivery":
         raise NotFound(f"back end {code} is a delivery provider; it holds no stock to compare")
-    return presenters.compare_report(compare_now(hub, config, _CLIENT))
+    report = services.compare_now(
+        config, HttpBackendGateway(_CLIENT), hub.uow, hub.read_uow, hub.clock
+    )
+    return presenters.compare_report(report)
 
 
 @router.get("/{code}/costs")
@@ -224,7 +227,7 @@ def item_costs(
     """The ERP's item costs of the SKUs named, read from it now (``?sku=A&sku=B``, up to
     200); ``missing`` lists those it keeps no cost for. 503 when the ERP does not answer."""
     config = _config(hub, code)
-    costs, missing = costs_now(config, sku, _CLIENT)
+    costs, missing = services.costs_now(config, sku, HttpBackendGateway(_CLIENT))
     return {
         "backend": config.code,
         "items": [

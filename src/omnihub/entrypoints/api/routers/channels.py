@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from omnihub.adapters.channels import adapter_for, channel_config
+from omnihub.adapters.channels import adapter_for
 from omnihub.adapters.channels.transport import fetcher
 from omnihub.domain.errors import ErrorCode, NotFound
 from omnihub.entrypoints.api.deps import HubDep
-from omnihub.ports import ChannelRefused, InboundRequest
+from omnihub.ports import ChannelRecord, ChannelRefused, InboundRequest
 from omnihub.services import channels as channel_services
 from omnihub.services.orders import Outcome
 
@@ -30,14 +30,14 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
     (nothing stored; 200 with ``replayed: true`` for a platform that takes any other answer
     for a failed delivery: Shopify, WooCommerce); 400 a body the adapter can't read (kept in
     the inbound log)."""
-    row = await run_in_threadpool(hub.integration.channel, code)
-    if row is None:
+    channel = await run_in_threadpool(hub.integration.directory.get, code)
+    if channel is None:
         raise NotFound(
             f"channel {code} does not exist; create it with POST /api/v1/channels",
             code=ErrorCode.UNKNOWN_CHANNEL,
         )
-    config = channel_config(row)
-    if config.adapter == "generic":
+    config = channel.config
+    if channel.generic:
         raise NotFound(
             f"channel {code} uses the canonical API (POST /api/v1/orders), "
             "not a platform's native format",
@@ -57,7 +57,7 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
             adapter,
             config,
             inbound,
-            hub.integration,
+            hub.integration.messages,
             policy=hub.policy,
             fetch=fetcher(_FETCH_CLIENT, adapter, config),
         )
@@ -92,22 +92,22 @@ async def receive_native(code: str, request: Request, hub: HubDep) -> JSONRespon
 @router.get("/{code}/pull")
 def pull_status(code: str, hub: HubDep) -> dict[str, Any]:
     """Where the channel's pull cursor stands: up to when orders were read, counts, last error."""
-    row = hub.integration.channel(code)
-    if row is None:
+    channel = hub.integration.directory.get(code)
+    if channel is None:
         raise NotFound(f"channel {code} does not exist", code=ErrorCode.UNKNOWN_CHANNEL)
-    cursor = hub.integration.cursor(code)
+    cursor = hub.integration.cursors.get(code)
     if cursor is None:
-        return {"channel": code, "pulls": adapter_pulls(row), "cursor_at": None}
+        return {"channel": code, "pulls": adapter_pulls(channel), "cursor_at": None}
     return {
         "channel": code,
-        "pulls": adapter_pulls(row),
-        "cursor_at": cursor["cursor_at"].isoformat(),
-        "pulled": cursor["pulled"],
-        "rejected": cursor["rejected"],
-        "last_error": cursor["last_error"],
-        "last_pull_at": cursor["last_pull_at"].isoformat() if cursor["last_pull_at"] else None,
+        "pulls": adapter_pulls(channel),
+        "cursor_at": cursor.cursor_at.isoformat(),
+        "pulled": cursor.pulled,
+        "rejected": cursor.rejected,
+        "last_error": cursor.last_error,
+        "last_pull_at": cursor.last_pull_at.isoformat() if cursor.last_pull_at else None,
     }
 
 
-def adapter_pulls(row: dict[str, Any]) -> bool:
-    return row["adapter"] != "generic" and adapter_for(row["adapter"]).pulls
+def adapter_pulls(channel: ChannelRecord) -> bool:
+    return not channel.generic and adapter_for(channel.adapter).pulls
