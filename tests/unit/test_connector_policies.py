@@ -14,7 +14,8 @@ from fractions import Fraction
 
 import pytest
 
-from omnihub.adapters.http.connector import CircuitBreaker, RetryPolicy, TokenBucket, sign
+from omnihub.adapters.http.connector import CircuitBreaker, RetryPolicy, TokenBucket
+from omnihub.adapters.omnihub_signature import signature as sign
 from omnihub.domain.errors import InvalidInput
 from omnihub.domain.integration import (
     MIN_SECRET_LENGTH,

@@ -8,8 +8,6 @@ acknowledgement, or a replay by a person, is harmless.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -22,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from omnihub.adapters.omnihub_signature import SIGNATURE, signature
 from omnihub.ports import CallRefused, Delivery, DeliveryQueue, OutboundRequest, Outcome
 
 log = logging.getLogger("omnihub.connector")
@@ -100,11 +99,6 @@ class CircuitBreaker:
         self.trial = False
         if self.failures >= self.threshold or self.opened_at is not None:
             self.opened_at = time.monotonic()
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
 
 
 Delivered = Callable[[Delivery, int], None]
@@ -270,7 +264,7 @@ class ConnectorRuntime:
         }
         secret = self.secrets(endpoint)
         if secret:
-            headers["X-Omnihub-Signature"] = sign(secret, timestamp, body)
+            headers[SIGNATURE] = signature(secret, timestamp, body)
         started = time.perf_counter()
         status: int | None = None
         try:

@@ -464,18 +464,18 @@ def _connect_receivers(base_url: str, platform: Platform, drivers: dict[str, Nat
 
 
 def _plumbing(hub: Any, platform: Platform) -> dict[str, Any]:
-    store = hub.integration
-    backlog, _ = store.outbox_backlog(hub.clock.now())
-    names = {f"webhook:{s['id']}": s["url"].rsplit("/", 1)[-1] for s in store.subscriptions()}
+    stores = hub.integration
+    backlog, _ = stores.outbox.backlog(hub.clock.now())
+    names = {s.endpoint: s.url.rsplit("/", 1)[-1] for s in stores.webhooks.active()}
     counts: dict[str, Counter[str]] = {}
     attempts: Counter[str] = Counter()
-    for endpoint, status, n, tries in store.delivery_counts():
+    for endpoint, status, n, tries in stores.deliveries.counts():
         name = names.get(endpoint, endpoint)
         counts.setdefault(name, Counter())[status] += n
         attempts[name] += tries
-    sync = {c["code"]: store.sync_status(c["code"]) for c in store.channels()}
+    sync = {c.code: stores.stock_sync.status(c.code).to_dict() for c in stores.directory.all()}
     return {
-        "outbox": store.outbox_totals(),
+        "outbox": stores.outbox.totals(),
         "backlog": backlog,
         "deliveries": counts,
         "attempts": attempts,
@@ -491,10 +491,10 @@ def _native(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, Counter[str
     counts: dict[str, Counter[str]] = {}
     for code, driver in drivers.items():
         if driver.pulls:
-            cursor = hub.integration.cursor(code) or {}
+            cursor = hub.integration.cursors.get(code)
             counts[code] = Counter(
-                messages=int(cursor.get("pulled") or 0),
-                rejected=int(cursor.get("rejected") or 0),
+                messages=cursor.pulled if cursor else 0,
+                rejected=cursor.rejected if cursor else 0,
                 pulls=1,
             )
         else:
@@ -510,10 +510,10 @@ def _platforms(hub: Any, drivers: dict[str, NativeDriver]) -> dict[str, dict[str
     report: dict[str, dict[str, int]] = {}
     for code, driver in drivers.items():
         on_platform = driver.stock()
-        published = hub.integration.stock_rows(code)
+        published = hub.integration.stock_sync.values(code)
         listings = {}
         for sku, (wanted, _) in published.items():
-            for channel_sku in hub.integration.channel_skus(code, sku):
+            for channel_sku in hub.integration.directory.channel_skus(code, sku):
                 listings[channel_sku] = wanted
         differ = sum(1 for k, v in listings.items() if k in on_platform and on_platform[k] != v)
         report[code] = {
@@ -566,11 +566,10 @@ def _drain(hub: Any, timeout: float) -> bool:
     pushed and no delivery is waiting to be retried."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        backlog, _ = hub.integration.outbox_backlog(hub.clock.now())
-        pending = sum(
-            n for _, status, n, _ in hub.integration.delivery_counts() if status == "pending"
-        )
-        if backlog == 0 and pending == 0 and not hub.integration.stock_to_push(1):
+        stores = hub.integration
+        backlog, _ = stores.outbox.backlog(hub.clock.now())
+        pending = sum(n for _, status, n, _ in stores.deliveries.counts() if status == "pending")
+        if backlog == 0 and pending == 0 and not stores.stock_sync.to_push(1):
             return True
         time.sleep(0.5)
     return False
