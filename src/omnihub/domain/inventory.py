@@ -20,7 +20,8 @@ class MovementKind(StrEnum):
     REPAIR = "repair"
 
 
-#: Movements a caller (ERP, WMS, a person) may post; SALE and REPAIR are written by the hub itself.
+#: Movements a caller (ERP, WMS, a person) may post; SALE is written by the hub itself, and
+#: REPAIR is refused from callers (``omnihub check --repair`` sets counters, not the ledger).
 EXTERNAL_MOVEMENTS = frozenset(
     {
         MovementKind.RECEIPT,

@@ -39,7 +39,6 @@ from omnihub.services.inventory import stock_changed_event
 from omnihub.services.routing import RoutingPolicy
 
 #: How often allocation re-plans after losing a race for stock before holding the order.
-ALLOCATION_ATTEMPTS = 3
 #: How often an ingestion is retried after a concurrent writer of the same order won.
 INGEST_ATTEMPTS = 5
 
